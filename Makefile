@@ -1,0 +1,38 @@
+# Two entry points (see README): `make book` builds the HTML book, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: book book-check test bench stale nbval-refresh clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+## Main job: execute stale notebooks at the `cpu` profile (papermill), then build _build/html.
+book: $(STAMP)
+	$(PY) -m sclib book
+
+## CI's book build: never retrains; reports stale pages; Sphinx warnings are errors.
+book-check: $(STAMP)
+	$(PY) -m sclib book --check --strict
+
+## Unit tests + nbval over the smoke profile of every notebook.
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m sclib.bench --profile cpu
+
+stale: $(STAMP)
+	$(PY) -m sclib stale
+
+## Re-record the smoke outputs that nbval compares against (after an intended change).
+nbval-refresh: $(STAMP)
+	$(PY) -m sclib nbval-refresh
+
+clean:
+	rm -rf _build

@@ -1,0 +1,94 @@
+"""Command line: ``python -m sclib run|book|stale``.
+
+    python -m sclib run NOTEBOOK [--profile smoke|cpu|gpu] [-p NAME VALUE]...
+    python -m sclib book [--check] [--strict]
+    python -m sclib stale
+    python -m sclib nbval-refresh [NOTEBOOK...]
+
+Bad input exits with status 2 and one line naming the parameter; nothing is left in book/.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from . import runner
+from .errors import ConfigError, DataMissingError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2, like every other bad input
+        print(f"sclib: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _parser():
+    p = _Parser(prog="python -m sclib", description="Run the study's notebooks and build its book.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="execute notebooks/NOTEBOOK.ipynb with papermill into book/")
+    r.add_argument("notebook")
+    r.add_argument("--profile", default=runner.BOOK_PROFILE)
+    r.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    b = sub.add_parser("book", help="execute stale notebooks, then build the HTML book in _build/html")
+    b.add_argument("--check", action="store_true",
+                   help="never execute: report stale pages and build from what is committed")
+    b.add_argument("--strict", action="store_true", help="treat Sphinx warnings as errors")
+    sub.add_parser("stale", help="list pages whose executed copy is missing or stale")
+    n = sub.add_parser("nbval-refresh", help="re-record the smoke outputs nbval checks in notebooks/")
+    n.add_argument("notebooks", nargs="*", help="default: all")
+    return p
+
+
+def _stale():
+    return {n: r for n in runner.notebook_names() if (r := runner.stale_reason(n))}
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.cmd == "run":
+            params = {}
+            for k, v in args.param:
+                if k == "profile":
+                    raise ConfigError("give the profile with --profile, not -p profile")
+                params[k] = runner.parse_value(v)
+            out = runner.execute(args.notebook, args.profile, params)
+            print(f"wrote {out.relative_to(runner.ROOT)}")
+            return 0
+        if args.cmd == "nbval-refresh":
+            for n in args.notebooks or runner.notebook_names():
+                runner.validate(n, "smoke", {})
+                print(f"recorded {runner.refresh_nbval(n).relative_to(runner.ROOT)}", flush=True)
+            return 0
+        stale = _stale()
+        if args.cmd == "stale":
+            for n, why in stale.items():
+                print(f"{n}: {why}")
+            print(f"{len(stale)} stale page(s)")
+            return 0
+        if args.check:
+            for n, why in stale.items():
+                print(f"STALE (not retrained here): book/{n}.ipynb: {why}", file=sys.stderr)
+        else:
+            for n, why in stale.items():
+                print(f"executing {n} at profile {runner.BOOK_PROFILE} ({why}) ...", flush=True)
+                runner.execute(n, runner.BOOK_PROFILE)
+        jb = Path(sys.executable).parent / "jupyter-book"  # the venv's own console script
+        cmd = [str(jb), "build", str(runner.ROOT)]
+        if args.strict:
+            cmd += ["-W", "-n", "--keep-going"]
+        return subprocess.call(cmd)
+    except (ConfigError, DataMissingError) as e:
+        print(f"sclib: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # papermill reports an exception raised inside the notebook
+        if type(e).__name__ == "PapermillExecutionError":
+            print(f"sclib: error: {e.ename}: {e.evalue}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

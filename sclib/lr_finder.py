@@ -1,0 +1,134 @@
+"""The LR range test (Smith 2017) and automatic suggestions read off its curve.
+
+``range_test`` raises the LR exponentially each iteration (torch's ``ExponentialLR``), records
+the loss, smooths it with a bias-corrected exponential moving average (beta 0.98, as fastai),
+stops once the smoothed loss exceeds ``diverge`` × its minimum, and restores the model's and
+the optimizer's state afterwards.
+
+Suggestion rules (all on the smoothed curve):
+
+- ``sclib``: the LR at the minimum of the smoothed loss, divided by 10 — the rule stated in
+  004_939797d3d90f3ccb.txt ("select your optimal LR to be approx. one order smaller" than the
+  minimum). It is the *constant* LR; the one-cycle maximum is the LR at the minimum itself
+  (10× it, as 002 §4.4 sets max = 10 × the optimal constant LR), and CLR uses [max/4, max]
+  around the constant LR (002 §4.3). It coincides with fastai's ``minimum`` suggestion.
+- ``fastai_valley``: fastai's ``valley``: the longest decreasing run of the curve, at 2/3 of it.
+- ``fastai_steep``: fastai's ``steep``: the steepest negative slope in log-LR.
+- ``torch_lr_finder``: torch-lr-finder's suggestion: argmin of ``np.gradient`` of the loss.
+fastai trims the first 10% and last 5 points before its rules; torch-lr-finder skips the first
+10 and last 5. Both trims are applied here as those libraries do.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import check_choice, check_number
+from .train import make_optimizer
+
+RULES = ("sclib", "fastai_valley", "fastai_steep", "torch_lr_finder")
+
+
+@dataclass
+class RangeTest:
+    lrs: list = field(default_factory=list)
+    losses: list = field(default_factory=list)
+    smoothed: list = field(default_factory=list)
+    stopped_early: bool = False
+
+    def to_dict(self):
+        return dict(lrs=self.lrs, losses=self.losses, smoothed=self.smoothed,
+                    stopped_early=self.stopped_early)
+
+
+def range_test(model, batches, *, start_lr: float = 1e-6, end_lr: float = 10.0, num_iter: int = 100,
+               optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
+               beta: float = 0.98, diverge: float = 4.0, label_smoothing: float = 0.0) -> RangeTest:
+    """Run the LR range test; the model (weights and BN statistics) is unchanged afterwards."""
+    check_number("start_lr", start_lr, lo=0, lo_open=True)
+    check_number("end_lr", end_lr, lo=start_lr, lo_open=True)
+    check_number("num_iter", num_iter, lo=2, integer=True)
+    check_number("beta", beta, lo=0, hi=1, hi_open=True)
+    saved = copy.deepcopy(model.state_dict())
+    opt = make_optimizer(optimizer, model.parameters(), start_lr, momentum, weight_decay)
+    saved_opt = copy.deepcopy(opt.state_dict())
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=(end_lr / start_lr) ** (1 / (num_iter - 1)))
+    rt = RangeTest()
+    avg, best = 0.0, math.inf
+    model.train()
+    i, epoch = 0, 0
+    try:
+        while i < num_iter:
+            batches.set_epoch(epoch)
+            for x, y in batches:
+                loss = F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                v = loss.item()  # the stopping rule needs it now
+                rt.lrs.append(opt.param_groups[0]["lr"])
+                rt.losses.append(v)
+                avg = beta * avg + (1 - beta) * v
+                s = avg / (1 - beta ** (i + 1))
+                rt.smoothed.append(s)
+                best = min(best, s)
+                sched.step()
+                i += 1
+                if not math.isfinite(s) or (i > 1 and s > diverge * best):
+                    rt.stopped_early = True
+                    i = num_iter
+                if i >= num_iter:
+                    break
+            epoch += 1
+    finally:
+        model.load_state_dict(saved)
+        opt.load_state_dict(saved_opt)
+    return rt
+
+
+def _valid(rt: RangeTest):
+    lrs = np.asarray(rt.lrs, dtype=float)
+    s = np.asarray(rt.smoothed, dtype=float)
+    ok = np.isfinite(s)
+    return lrs[ok], s[ok]
+
+
+def suggest(rt: RangeTest, rule: str = "sclib") -> float:
+    """The LR a rule reads off the range test (see the module docstring)."""
+    check_choice("rule", rule, RULES)
+    lrs, s = _valid(rt)
+    if len(s) < 8:
+        raise ValueError(f"range test too short for a suggestion ({len(s)} finite points)")
+    if rule == "sclib":
+        return float(lrs[int(np.argmin(s))] / 10)
+    if rule == "torch_lr_finder":
+        a, b = (10, -5) if len(s) > 20 else (0, len(s))
+        lr_, s_ = lrs[a:b], s[a:b]
+        return float(lr_[int(np.argmin(np.gradient(s_)))])
+    # fastai: drop the first 10% and the last 5 points
+    lr_, s_ = lrs[len(s) // 10: -5], s[len(s) // 10: -5]
+    if rule == "fastai_steep":
+        grads = np.diff(s_) / np.diff(np.log(lr_))
+        return float(lr_[int(np.argmin(grads))])
+    # fastai_valley: longest strictly-decreasing subsequence, 2/3 of the way along it
+    n = len(s_)
+    lds = [1] * n
+    max_start = max_end = 0
+    for i in range(1, n):
+        for j in range(i):
+            if s_[i] < s_[j] and lds[i] < lds[j] + 1:
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    return float(lr_[max_start + int(sections) + int(sections / 2)])
+
+
+def suggest_all(rt: RangeTest) -> dict:
+    return {r: suggest(rt, r) for r in RULES}

@@ -1,0 +1,270 @@
+"""One training loop: ``fit`` -> :class:`History`, and ``run`` for a whole seeded experiment.
+
+Per-iteration values (loss, lr, momentum) are recorded without a host sync per step: the loss
+goes into a preallocated device tensor and is read once per epoch (see cifar10-airbench).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import data as D
+from . import models, schedules
+from .errors import ConfigError, check_choice, check_number
+
+OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch; ask torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = False
+
+
+def make_optimizer(name, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+    """Build a torch optimizer by name. ``momentum`` is SGD's momentum or Adam's beta1.
+
+    ``name`` may also be a callable ``(params, lr=, momentum=, weight_decay=) -> Optimizer``
+    for optimizers torch lacks (e.g. SGDW) or custom parameter groups."""
+    check_number("lr", lr, lo=0, lo_open=True)
+    check_number("momentum", momentum, lo=0, hi=1, hi_open=True)
+    check_number("weight_decay", weight_decay, lo=0)
+    if callable(name):
+        return name(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    check_choice("optimizer", name, OPTIMIZERS)
+    O = torch.optim
+    if name in ("sgd", "nesterov"):
+        return O.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                     nesterov=(name == "nesterov" and momentum > 0))
+    if name in ("adam", "adamw"):
+        cls = O.Adam if name == "adam" else O.AdamW
+        return cls(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+    if name == "rmsprop":
+        return O.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "adagrad":
+        return O.Adagrad(params, lr=lr, weight_decay=weight_decay)
+    return O.Adadelta(params, lr=lr, weight_decay=weight_decay)
+
+
+def current_momentum(optimizer) -> float:
+    g = optimizer.param_groups[0]
+    if "betas" in g:
+        return float(g["betas"][0])
+    return float(g.get("momentum", 0.0))
+
+
+@dataclass
+class History:
+    """What a run measured. Per iteration: lr, momentum, loss. Per epoch: the rest."""
+
+    config: dict = field(default_factory=dict)
+    lr: list = field(default_factory=list)
+    momentum: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    epoch: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    test_loss: list = field(default_factory=list)
+    test_acc: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)        # training wall time of each epoch
+    images_per_s: list = field(default_factory=list)
+    diverged: bool = False
+    steps_per_epoch: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(**d)
+
+    @property
+    def best_test_acc(self) -> float:
+        return max(self.test_acc) if self.test_acc else float("nan")
+
+    @property
+    def final_test_acc(self) -> float:
+        return self.test_acc[-1] if self.test_acc else float("nan")
+
+    def epochs_to(self, target: float) -> float:
+        """First epoch (1-based) whose test accuracy reaches ``target``; inf if none does."""
+        for e, a in zip(self.epoch, self.test_acc):
+            if a >= target - 1e-12:
+                return e
+        return math.inf
+
+    def seconds_to(self, target: float) -> float:
+        """Training seconds until the epoch that first reaches ``target``; inf if none does."""
+        e = self.epochs_to(target)
+        return math.inf if math.isinf(e) else float(sum(self.seconds[: int(e)]))
+
+
+@torch.no_grad()
+def evaluate(model, batches, label_smoothing: float = 0.0):
+    """(mean loss, accuracy) over ``batches``, in eval mode."""
+    model.eval()
+    loss = torch.zeros((), device=batches.x.device)
+    correct = torch.zeros((), device=batches.x.device, dtype=torch.long)
+    for x, y in batches:
+        out = model(x)
+        loss += F.cross_entropy(out, y, reduction="sum", label_smoothing=label_smoothing)
+        correct += (out.argmax(1) == y).sum()
+    n = batches.num_examples
+    return loss.item() / n, correct.item() / n
+
+
+def _config_hash(cfg: dict) -> str:
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sgd",
+        momentum: float = 0.9, weight_decay: float = 0.0, schedule="constant",
+        label_smoothing: float = 0.0, checkpoint: str | os.PathLike | None = None,
+        progress: bool | None = None, desc: str = "", config: dict | None = None) -> History:
+    """Train ``model`` on ``train`` (a :class:`sclib.data.Batches`) and evaluate on ``test``.
+
+    The schedule is stepped every iteration. With ``checkpoint`` set, the state is saved
+    atomically after every epoch and a rerun with the same configuration resumes from it
+    (and ends with the same numbers as an uninterrupted run). A loss that becomes NaN or inf
+    stops the run cleanly with ``History.diverged = True``.
+    """
+    check_number("epochs", epochs, lo=1, integer=True)
+    check_number("label_smoothing", label_smoothing, lo=0, hi=1, hi_open=True)
+    spec = schedules.normalize(schedule)
+    device = train.x.device
+    model.to(device)
+    opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    spe = len(train)
+    total = epochs * spe
+    sched = schedules.build(spec, opt, total, spe)
+    opt_name = optimizer if isinstance(optimizer, str) else getattr(optimizer, "__name__", repr(optimizer))
+    cfg = dict(config or {}, epochs=epochs, lr=lr, optimizer=opt_name, momentum=momentum,
+               weight_decay=weight_decay, schedule=spec, label_smoothing=label_smoothing,
+               batch_size=train.batch_size, n_train=train.num_examples)
+    h = History(config=cfg, steps_per_epoch=spe)
+    start = 0
+    ckpt = Path(checkpoint) if checkpoint else None
+    key = _config_hash(cfg)
+    if ckpt and ckpt.exists():
+        state = torch.load(ckpt, weights_only=True)
+        if state.get("key") == key:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"])
+            h = History.from_dict(json.loads(state["history"]))
+            start = len(h.epoch)
+    if progress is None:
+        progress = os.environ.get("SCLIB_PROGRESS", "1") != "0"
+    bar = tqdm(range(start, epochs), desc=desc or schedules.describe(spec), unit="epoch",
+               disable=not progress, file=sys.stderr, mininterval=2.0, leave=False)
+    for ep in bar:
+        if h.diverged:
+            break
+        model.train()
+        train.set_epoch(ep)
+        losses = torch.empty(spe, device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        t0 = time.perf_counter()
+        for i, (x, y) in enumerate(train):
+            h.lr.append(opt.param_groups[0]["lr"])
+            h.momentum.append(current_momentum(opt))
+            out = model(x)
+            loss = F.cross_entropy(out, y, label_smoothing=label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses[i] = loss.detach()
+            correct += (out.detach().argmax(1) == y).sum()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        step_losses = losses.tolist()
+        h.loss.extend(step_losses)
+        if not all(math.isfinite(v) for v in step_losses):
+            h.diverged = True  # recorded, not raised: large-LR runs hit this on purpose
+        h.epoch.append(ep + 1)
+        h.train_loss.append(float(np.mean(step_losses)))
+        h.train_acc.append(correct.item() / train.num_examples)
+        h.seconds.append(dt)
+        h.images_per_s.append(train.num_examples / dt)
+        if test is not None and not h.diverged:
+            tl, ta = evaluate(model, test)
+            h.test_loss.append(tl)
+            h.test_acc.append(ta)
+        elif test is not None:
+            h.test_loss.append(float("nan"))
+            h.test_acc.append(0.0)
+        bar.set_postfix(loss=f"{h.train_loss[-1]:.3f}", acc=f"{h.test_acc[-1]:.3f}" if h.test_acc else "-")
+        if ckpt:
+            D.atomic_torch_save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                 "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
+                                 "history": json.dumps(h.to_dict())}, ckpt)
+    bar.close()
+    return h
+
+
+# Augmentation per dataset: what the papers used for CIFAR (flip + 4-pixel pad-crop), a
+# milder crop for the 28×28 grayscale set, nothing for the 8×8 digits.
+AUGMENT = {"cifar10": dict(flip=True, crop_pad=4), "fashion_mnist": dict(flip=True, crop_pad=2),
+           "digits": dict()}
+
+
+def load_batches(dataset: str, *, batch_size: int, n_train=None, n_test=None, seed: int = 0,
+                 augment: bool = True, device=None, root=None, test_batch_size: int = 1000):
+    """(train, test) :class:`Batches` for a dataset, subset and normalized with train statistics."""
+    device = torch.device(device) if device else default_device()
+    xtr, ytr = D.load(dataset, "train", root=root)
+    xte, yte = D.load(dataset, "test", root=root)
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if n is not None:
+            check_number(name, n, lo=1, integer=True)
+    xtr, ytr = D.subset(xtr, ytr, n_train, seed=0)  # the subset is fixed; the seed varies the run
+    xte, yte = D.subset(xte, yte, n_test, seed=0)
+    aug = AUGMENT[dataset] if augment else {}
+    train = D.Batches(xtr, ytr, batch_size, shuffle=True, seed=seed, device=device, **aug)
+    test = D.Batches(xte, yte, min(test_batch_size, len(yte)), mean=train.mean, std=train.std,
+                     device=device)
+    return train, test
+
+
+def run(*, dataset: str, model: str, epochs: int, batch_size: int, lr: float, seed: int = 0,
+        schedule="constant", optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
+        label_smoothing: float = 0.0, n_train=None, n_test=None, augment: bool = True, device=None,
+        root=None, checkpoint=None, progress=None, desc: str = "", return_model: bool = False):
+    """A whole seeded experiment: data -> model -> :func:`fit`. Same arguments, same numbers.
+
+    Returns the History, or ``(history, model, test_batches)`` with ``return_model=True``
+    (for measurements on the trained model: calibration, logits, ...)."""
+    check_number("batch_size", batch_size, lo=1, integer=True)
+    check_number("seed", seed, lo=0, integer=True)
+    train, test = load_batches(dataset, batch_size=batch_size, n_train=n_train, n_test=n_test,
+                               seed=seed, augment=augment, device=device, root=root)
+    seed_everything(seed)
+    net = models.create(model, num_classes=int(train.y.max().item()) + 1, in_channels=train.x.shape[1])
+    cfg = dict(dataset=dataset, model=model, seed=seed, n_test=test.num_examples, augment=augment)
+    h = fit(net, train, test, epochs=epochs, lr=lr, optimizer=optimizer, momentum=momentum,
+            weight_decay=weight_decay, schedule=schedule, label_smoothing=label_smoothing,
+            checkpoint=checkpoint, progress=progress, desc=desc, config=cfg)
+    return (h, net, test) if return_model else h

@@ -1,0 +1,74 @@
+import math
+
+import pytest
+import torch
+
+from sclib import train
+from sclib.errors import ConfigError
+
+RUN = dict(dataset="digits", model="simple", epochs=3, batch_size=64, lr=0.05,
+           schedule={"kind": "onecycle"}, progress=False)
+
+
+def test_two_seeded_runs_are_identical():
+    a, b = train.run(seed=1, **RUN), train.run(seed=1, **RUN)
+    assert a.loss == b.loss and a.test_acc == b.test_acc and a.lr == b.lr
+    c = train.run(seed=2, **RUN)
+    assert c.loss != a.loss
+
+
+def test_history_records_schedule_and_metrics():
+    h = train.run(seed=0, **RUN)
+    n = 3 * h.steps_per_epoch
+    assert len(h.lr) == len(h.momentum) == len(h.loss) == n
+    assert h.epoch == [1, 2, 3] and len(h.test_acc) == 3
+    assert max(h.lr) == pytest.approx(0.05) and min(h.momentum) == pytest.approx(0.85, abs=1e-3)
+    assert h.test_acc[-1] > 0.9
+    assert train.History.from_dict(h.to_dict()) == h
+
+
+def test_resume_from_checkpoint_gives_same_numbers(tmp_path, monkeypatch):
+    ref = train.run(seed=0, **RUN)
+    ck = tmp_path / "run.pt"
+    calls = {"n": 0}
+    real = train.evaluate
+
+    def dies_in_epoch_2(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # stands in for kill -9 after epoch 1's checkpoint
+        return real(*a, **k)
+
+    monkeypatch.setattr(train, "evaluate", dies_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(seed=0, checkpoint=ck, **RUN)
+    monkeypatch.setattr(train, "evaluate", real)
+    assert ck.exists()
+    resumed = train.run(seed=0, checkpoint=ck, **RUN)
+    assert resumed.epoch == [1, 2, 3]
+    assert resumed.loss == ref.loss and resumed.test_acc == ref.test_acc
+
+
+def test_checkpoint_of_other_config_is_not_used(tmp_path):
+    ck = tmp_path / "run.pt"
+    train.run(seed=0, checkpoint=ck, **RUN)
+    other = train.run(seed=0, checkpoint=ck, **dict(RUN, lr=0.02))
+    assert other.test_acc == train.run(seed=0, **dict(RUN, lr=0.02)).test_acc
+
+
+def test_divergence_is_recorded_not_raised():
+    h = train.run(seed=0, **dict(RUN, lr=1e6, schedule="constant"))
+    assert h.diverged
+    assert len(h.epoch) <= 3
+
+
+@pytest.mark.parametrize("kw, word", [
+    (dict(lr=0), "lr"), (dict(lr=-1.0), "lr"), (dict(epochs=0), "epochs"),
+    (dict(batch_size=0), "batch_size"), (dict(batch_size=10**6), "batch_size"),
+    (dict(momentum=1.0), "momentum"), (dict(label_smoothing=1.0), "label_smoothing"),
+    (dict(optimizer="lion"), "optimizer"), (dict(model="resnet9000"), "model"),
+    (dict(dataset="mnist"), "name"), (dict(epochs=2.5), "epochs"),
+])
+def test_bad_input_names_the_parameter(kw, word):
+    with pytest.raises(ConfigError, match=word):
+        train.run(seed=0, **dict(RUN, **kw))
