@@ -28,7 +28,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def fit_vs_loop(cfg, repeats: int = 2) -> dict:
+def fit_vs_loop(cfg, repeats: int = 3) -> dict:
     """Images/s of sclib.fit and of a bare loop, best of ``repeats`` (alternating)."""
     tr, _ = train.load_batches(cfg.dataset, batch_size=cfg.batch_size, n_train=cfg.n_train,
                                device=cfg.device, augment=False)

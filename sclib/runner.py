@@ -68,8 +68,10 @@ def notebook_modules(name: str) -> set:
     nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     mods = set(re.findall(r"\bsclib\.(\w+)", code))
-    for group in re.findall(r"from\s+sclib\s+import\s+\(?([\w,\s]+)\)?", code):
-        mods.update(m.strip() for m in group.split(",") if m.strip())
+    for group in re.findall(r"from[ \t]+sclib[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)", code):
+        for item in group.strip("()").split(","):
+            if item.strip():
+                mods.add(item.split()[0])  # "x as y" -> x
     todo, seen = set(mods) | {"__init__"}, set()
     while todo:
         m = todo.pop()
@@ -209,7 +211,11 @@ def execute(name: str, profile: str = BOOK_PROFILE, params: dict | None = None, 
     validate(name, profile, params)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{name}.ipynb"
-    tmp = out_dir / f".{name}.{os.getpid()}.tmp.ipynb"
+    # Work outside book/ (a build must never see a half-written page), same filesystem for
+    # an atomic rename.
+    tmp_dir = ROOT / ".sclib-tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    tmp = tmp_dir / f"{name}.{os.getpid()}.ipynb"
     fp = fingerprint(name, profile)  # before running: a source edited meanwhile makes the page stale
     t0 = time.time()
     try:

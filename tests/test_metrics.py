@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from sclib.metrics import accuracy, map_at_k, topk_accuracy
@@ -18,5 +19,5 @@ def test_map_at_3_hand_computed():
 
 def test_accuracy_and_topk():
     scores = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
-    assert accuracy(scores, torch.tensor([1, 1, 1])) == 2 / 3
+    assert accuracy(scores, torch.tensor([1, 1, 1])) == pytest.approx(2 / 3)
     assert topk_accuracy(scores, torch.tensor([1, 1, 0]), k=2) == 1.0

@@ -22,7 +22,8 @@ def test_history_records_schedule_and_metrics():
     n = 3 * h.steps_per_epoch
     assert len(h.lr) == len(h.momentum) == len(h.loss) == n
     assert h.epoch == [1, 2, 3] and len(h.test_acc) == 3
-    assert max(h.lr) == pytest.approx(0.05) and min(h.momentum) == pytest.approx(0.85, abs=1e-3)
+    # the peak falls between two iterations when 0.45 * total is not whole
+    assert max(h.lr) == pytest.approx(0.05, rel=0.01) and min(h.momentum) == pytest.approx(0.85, abs=1e-3)
     assert h.test_acc[-1] > 0.9
     assert train.History.from_dict(h.to_dict()) == h
 
