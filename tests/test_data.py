@@ -70,3 +70,13 @@ def test_subset_is_class_balanced():
     x, y = data.load("digits", "train")
     xs, ys = data.subset(x, y, 500)
     assert len(ys) == 500 and torch.bincount(ys).tolist() == [50] * 10
+
+
+def test_random_flip_mirrors_some_images_and_only_mirrors():
+    x = torch.randint(0, 255, (64, 1, 5, 5), dtype=torch.uint8)
+    b = data.Batches(x, torch.zeros(64, dtype=torch.long), 64, flip=True, mean=(0.0,), std=(1.0,))
+    out = b._augment(b.x, torch.Generator().manual_seed(0))
+    same = [torch.equal(out[i], b.x[i]) for i in range(64)]
+    mirrored = [torch.equal(out[i], b.x[i].flip(2)) for i in range(64)]
+    assert all(s or m for s, m in zip(same, mirrored))
+    assert 10 < sum(mirrored) < 54  # about half, for a fair coin
