@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book book-check test bench stale nbval-refresh clean
+.PHONY: book book-check browser test bench stale nbval-refresh clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,16 @@ book: $(STAMP)
 book-check: $(STAMP)
 	$(PY) -m sclib book --check --strict
 
+## The built book in headless Chromium, offline: links, images, figures, math; screenshot of
+## the summary page in _build/screenshots/ (needs Debian's `chromium`; skips without it).
+browser: book-check
+	$(PY) -m pytest tests/test_browser.py -q
+
 ## Unit tests + nbval over the smoke profile of every notebook.
 test: $(STAMP)
 	$(PY) -m pytest
 
+## Benchmarks (issue 10 "Speed" 1-4 and the CPU options); prints the ratios. Minutes, CPU-heavy.
 bench: $(STAMP)
 	$(PY) -m sclib.bench --profile cpu
 

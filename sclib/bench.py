@@ -5,11 +5,27 @@
    schedule must cost next to nothing).
 2. The in-memory ``Batches`` iterator against torch's ``DataLoader`` over the same tensors with
    the same augmentation (flip + pad-crop), images/s of iteration alone.
+3. The stroke rasterizer's drawings/s on one core against the images/s that training the
+   Quick, Draw! chapter's model consumes at the chapter's image size (how many cores of
+   rendering keep training fed).
+4. The whole book: the sum of every executed page's recorded execution time (papermill, at the
+   ``cpu`` profile, in ``book/*.ipynb`` metadata: what a fresh clone forcing every notebook
+   to execute costs, one page after another) plus one measured full build; and a rebuild with
+   nothing changed (staleness check + Jupyter Book build into a warm output folder).
+
+``cpu_options`` measures what may make the CPU path faster -- channels_last, torch's thread
+count, ``torch.compile`` -- on the same training loop, so each is kept only if it pays.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -82,16 +98,178 @@ def iterator_vs_dataloader(cfg) -> dict:
     return {"batches": ours, "dataloader": theirs, "ratio": ours / theirs}
 
 
+def _train_steps(model, x, y, steps: int, channels_last: bool = False) -> float:
+    """Images/s of ``steps`` SGD steps on one fixed batch (after one warm-up step)."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.train()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step()
+    _sync(x.device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(x.device)
+    return len(y) * steps / (time.perf_counter() - t0)
+
+
+def render_vs_train(qd=None, n_drawings: int = 256, steps: int = 4, min_seconds: float = 1.0) -> dict:
+    """Drawings/s of the rasterizer on one core (at the chapter's size, width and colouring)
+    against training images/s of the chapter's model on batches of that size."""
+    import numpy as np
+
+    from . import strokes
+
+    qd = qd or profiles.resolve("quickdraw", "cpu")
+    rng = np.random.default_rng(0)
+    drawings = [strokes.doodle(strokes.SHAPES[i % len(strokes.SHAPES)], rng) for i in range(n_drawings)]
+    per_core = strokes.render_throughput(drawings, qd.image_size, qd.line_width, qd.color_by_order,
+                                         min_seconds=min_seconds)
+    c = 3 if qd.color_by_order else 1
+    k = qd.n_classes or 340
+    train.seed_everything(0)
+    dev = train.default_device() if qd.device is None else torch.device(qd.device)
+    m = models.create(qd.model, k, c).to(dev)
+    x = torch.randn(qd.batch_size, c, qd.image_size, qd.image_size, device=dev)
+    y = torch.randint(0, k, (qd.batch_size,), device=dev)
+    img_s = _train_steps(m, x, y, steps)
+    return {"render_per_core": per_core, "train": img_s, "ratio": per_core / img_s,
+            "size": qd.image_size, "model": qd.model, "cores_needed": img_s / per_core}
+
+
+def cpu_options(cfg, steps: int = 20, compile: bool = True, repeats: int = 3) -> list:
+    """Training images/s of ``cfg.model`` on batches of ``cfg.dataset``'s shape, with each option
+    alone: the default, channels_last, one thread instead of all, and ``torch.compile``
+    (its one-off compile time reported apart). Returns rows of dicts."""
+    tr, _ = train.load_batches(cfg.dataset, batch_size=cfg.batch_size, n_train=cfg.n_train,
+                               device=cfg.device, augment=False)
+    x, y = next(iter(tr))
+    k = int(tr.y.max()) + 1
+    threads = torch.get_num_threads()
+
+    def fresh():
+        train.seed_everything(0)
+        return models.create(cfg.model, k, x.shape[1]).to(x.device)
+
+    def one_thread(m, *a, **k):
+        torch.set_num_threads(1)
+        try:
+            return _train_steps(m, *a, **k)
+        finally:
+            torch.set_num_threads(threads)
+
+    variants = [(f"default (eager, {threads} threads)", lambda: _train_steps(fresh(), x, y, steps)),
+                ("channels_last", lambda: _train_steps(fresh(), x, y, steps, channels_last=True))]
+    if threads > 1:
+        variants.append(("1 thread", lambda: one_thread(fresh(), x, y, steps)))
+        variants.append(("channels_last + 1 thread", lambda: one_thread(fresh(), x, y, steps, channels_last=True)))
+    best = {name: 0.0 for name, _ in variants}
+    for _ in range(repeats):  # interleaved, best of ``repeats``: other load on the machine is noise
+        for name, f in variants:
+            best[name] = max(best[name], f())
+    rows = [{"option": name, "img_s": v} for name, v in best.items()]
+    base = rows[0]["img_s"]
+    if compile:
+        try:
+            m = torch.compile(fresh())
+            t0 = time.perf_counter()
+            opt = torch.optim.SGD(m.parameters(), lr=0.01)
+            for _ in range(2):  # compile forward and backward
+                loss = F.cross_entropy(m(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            _sync(x.device)
+            ctime = time.perf_counter() - t0
+            rows.append({"option": "torch.compile", "compile_s": ctime,
+                         "img_s": max(_train_steps(m, x, y, steps) for _ in range(repeats))})
+        except Exception as e:  # no C++ compiler, unsupported platform...
+            rows.append({"option": "torch.compile", "img_s": float("nan"),
+                         "note": f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"})
+    for r in rows:
+        r["speedup"] = r["img_s"] / base
+    return rows
+
+
+def book_times(build: bool = True) -> dict:
+    """Whole-book costs: the recorded papermill seconds of every executed page (at its profile),
+    a full Jupyter Book build into an empty folder and a rebuild with nothing changed."""
+    from . import runner
+
+    pages = {}
+    for nb in sorted(runner.BOOK.glob("*.ipynb")):
+        try:
+            meta = json.loads(nb.read_text())["metadata"].get("sclib") or {}
+        except (json.JSONDecodeError, KeyError):
+            continue
+        if "seconds" in meta:
+            try:
+                stale = runner.stale_reason(nb.stem) is not None
+            except FileNotFoundError:  # an executed page whose notebook is gone
+                stale = True
+            pages[nb.stem] = {"seconds": float(meta["seconds"]),
+                              "profile": meta.get("fingerprint", {}).get("profile"), "stale": stale}
+    out = {"pages": pages, "execute_s": sum(p["seconds"] for p in pages.values())}
+    if build:
+        jb = Path(sys.executable).parent / "jupyter-book"
+        with tempfile.TemporaryDirectory(prefix="sclib-bench-book-") as d:
+            def build_once():
+                t0 = time.perf_counter()
+                subprocess.run([str(jb), "build", str(runner.ROOT), "--path-output", d],
+                               check=True, capture_output=True)
+                return time.perf_counter() - t0
+
+            out["full_build_s"] = build_once()
+            t0 = time.perf_counter()
+            stale = [n for n in runner.notebook_names() if runner.stale_reason(n)]  # what `book` does first
+            check_s = time.perf_counter() - t0
+            out["rebuild_s"] = check_s + build_once()
+            out["stale_now"] = stale
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m sclib.bench")
     p.add_argument("--profile", default="cpu", choices=profiles.PROFILES)
-    cfg = profiles.resolve("performance", p.parse_args(argv).profile)
+    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurement")
+    p.add_argument("--no-build", action="store_true", help="skip the two book builds")
+    a = p.parse_args(argv)
+    cfg = profiles.resolve("performance", a.profile)
+    print(f"benchmarks at profile {a.profile}: {cfg.model} on {cfg.dataset}, batch {cfg.batch_size}, "
+          f"{torch.get_num_threads()} torch threads", flush=True)
     r = fit_vs_loop(cfg)
-    print(f"sclib.fit {r['fit']:.0f} img/s, hand-written loop {r['loop']:.0f} img/s, "
-          f"ratio {r['ratio']:.3f} (target >= 0.95)")
+    print(f"1. sclib.fit {r['fit']:.0f} img/s, hand-written loop {r['loop']:.0f} img/s, "
+          f"ratio {r['ratio']:.3f} (target >= 0.95)", flush=True)
     r = iterator_vs_dataloader(cfg)
-    print(f"Batches {r['batches']:.0f} img/s, DataLoader {r['dataloader']:.0f} img/s, "
-          f"ratio {r['ratio']:.1f}")
+    print(f"2. Batches {r['batches']:.0f} img/s, DataLoader {r['dataloader']:.0f} img/s, "
+          f"ratio {r['ratio']:.1f}", flush=True)
+    qd = profiles.resolve("quickdraw", a.profile)
+    r = render_vs_train(qd)
+    print(f"3. rasterizer {r['render_per_core']:.0f} drawings/s per core at {r['size']}px, training "
+          f"{r['model']} {r['train']:.0f} img/s: ratio {r['ratio']:.1f} (target >= 10)", flush=True)
+    b = book_times(build=not a.no_build)
+    per = ", ".join(f"{n} {v['seconds'] / 60:.1f}" for n, v in b["pages"].items())
+    worst = max((v["seconds"] for v in b["pages"].values()), default=0.0)
+    print(f"4. whole book from a fresh clone (sum of the recorded execution seconds of book/*.ipynb, "
+          f"one page after another{'' if a.no_build else ', plus one full build'}): "
+          f"{(b['execute_s'] + b.get('full_build_s', 0)) / 60:.1f} min (target <= 180); "
+          f"slowest page {worst / 60:.1f} min (target <= 20); per page (min): {per}", flush=True)
+    if not a.no_build:
+        print(f"   full build {b['full_build_s']:.1f} s; rebuild with nothing changed {b['rebuild_s']:.1f} s "
+              f"(target <= 60)", flush=True)
+    print("CPU options (training img/s relative to the default; keep only what is > 1):")
+    for row in cpu_options(cfg, compile=not a.no_compile):
+        extra = f", compile {row['compile_s']:.0f} s once" if "compile_s" in row else row.get("note", "")
+        print(f"   {row['option']:32s} {row['img_s']:8.0f} img/s  x{row['speedup']:.2f}{extra}", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
     python -m sclib book [--check] [--strict]
     python -m sclib stale
     python -m sclib nbval-refresh [NOTEBOOK...]
+    python -m sclib restamp [NOTEBOOK...]   # rewrite the run-info note of executed pages, no rerun
 
 Bad input exits with status 2 and one line naming the parameter; nothing is left in book/.
 """
@@ -38,6 +39,9 @@ def _parser():
     sub.add_parser("stale", help="list pages whose executed copy is missing or stale")
     n = sub.add_parser("nbval-refresh", help="re-record the smoke outputs nbval checks in notebooks/")
     n.add_argument("notebooks", nargs="*", help="default: all")
+    s = sub.add_parser("restamp", help="rewrite the 'How this page was produced' note of book/ pages "
+                                       "from their recorded metadata (never retrains)")
+    s.add_argument("notebooks", nargs="*", help="default: every executed page")
     return p
 
 
@@ -53,7 +57,7 @@ def main(argv=None) -> int:
             for k, v in args.param:
                 if k == "profile":
                     raise ConfigError("give the profile with --profile, not -p profile")
-                params[k] = runner.parse_value(v)
+                params[k] = runner.parse_value(v, k)
             out = runner.execute(args.notebook, args.profile, params)
             print(f"wrote {out.relative_to(runner.ROOT)}")
             return 0
@@ -61,6 +65,12 @@ def main(argv=None) -> int:
             for n in args.notebooks or runner.notebook_names():
                 runner.validate(n, "smoke", {})
                 print(f"recorded {runner.refresh_nbval(n).relative_to(runner.ROOT)}", flush=True)
+            return 0
+        if args.cmd == "restamp":
+            names = args.notebooks or [n for n in runner.notebook_names() if (runner.BOOK / f"{n}.ipynb").exists()]
+            for n in names:
+                runner.check_choice("notebook", n, runner.notebook_names())
+                print(f"restamped {runner.restamp(n).relative_to(runner.ROOT)}", flush=True)
             return 0
         stale = _stale()
         if args.cmd == "stale":

@@ -20,7 +20,7 @@ import torch
 
 from .errors import ConfigError, DataMissingError, check_choice
 
-NAMES = ("digits", "fashion_mnist", "cifar10")
+NAMES = ("digits", "fashion_mnist", "cifar10", "oxflower17", "tinyimagenet")
 SPLITS = ("train", "test")
 
 #: Where real data is looked for when ``root`` is not given.
@@ -142,19 +142,26 @@ def _load_fashion_mnist(split: str, root):
 def _decode_cifar_tarball(path: Path, split: str):
     from PIL import Image
 
+    import zlib
+
+    from PIL import UnidentifiedImageError
+
     xs, ys = [], []
-    with tarfile.open(path) as tf:
-        for m in tf:
-            parts = m.name.strip("./").split("/")
-            # layout: [<top>/]<split>/<class>/<n>.jpg
-            if not m.isfile() or len(parts) < 3 or parts[-3] != split:
-                continue
-            cls = parts[-2]
-            if cls not in CIFAR10_CLASSES:
-                continue
-            img = Image.open(io.BytesIO(tf.extractfile(m).read())).convert("RGB")
-            xs.append(np.asarray(img, dtype=np.uint8))
-            ys.append(CIFAR10_CLASSES.index(cls))
+    try:
+        with tarfile.open(path) as tf:
+            for m in tf:
+                parts = m.name.strip("./").split("/")
+                # layout: [<top>/]<split>/<class>/<n>.jpg
+                if not m.isfile() or len(parts) < 3 or parts[-3] != split:
+                    continue
+                cls = parts[-2]
+                if cls not in CIFAR10_CLASSES:
+                    continue
+                img = Image.open(io.BytesIO(tf.extractfile(m).read())).convert("RGB")
+                xs.append(np.asarray(img, dtype=np.uint8))
+                ys.append(CIFAR10_CLASSES.index(cls))
+    except (tarfile.TarError, OSError, EOFError, zlib.error, UnidentifiedImageError) as e:
+        raise DataMissingError(f"cifar10: corrupt tarball {path}: {e}") from None
     if not xs:
         raise DataMissingError(f"cifar10: no {split} images found in {path}")
     x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()
@@ -189,6 +196,77 @@ def _load_cifar10(split: str, root, download: bool):
     return x, torch.tensor(ds.targets, dtype=torch.int64)
 
 
+# ---------------------------------------------------------------- image folders (gpu profile)
+#: Side length images are resized to (square) and the default place each is looked for.
+IMAGEFOLDER_SIZE = {"oxflower17": 128, "tinyimagenet": 64}
+IMAGEFOLDER_HELP = {
+    "oxflower17": "Oxford 17 Flowers (https://www.robots.ox.ac.uk/~vgg/data/flowers/17/): pass "
+                  "root=DIR holding either 17 class folders or the original flat jpg/image_NNNN.jpg "
+                  "files (80 per class, in class order)",
+    "tinyimagenet": "Tiny ImageNet (http://cs231n.stanford.edu/tiny-imagenet-200.zip): pass "
+                    "root=DIR of the unzipped tiny-imagenet-200 folder (train/<wnid>/images, "
+                    "val/images + val/val_annotations.txt)",
+}
+_IMG_EXT = (".jpg", ".jpeg", ".png", ".JPEG", ".JPG", ".PNG")
+
+
+def _imagefolder_items(name: str, root: Path, split: str):
+    """[(path, class index)] for one split of an ImageFolder-style dataset."""
+    if name == "tinyimagenet":
+        classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+        if split == "train":
+            return [(f, i) for i, c in enumerate(classes)
+                    for f in sorted((root / "train" / c / "images").iterdir()) if f.suffix in _IMG_EXT]
+        ann = (root / "val" / "val_annotations.txt").read_text().splitlines()
+        return [(root / "val" / "images" / line.split("\t")[0], classes.index(line.split("\t")[1]))
+                for line in ann if line.strip()]
+    # oxflower17: class folders, or the original flat jpg/ folder with 80 images per class
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name != "jpg")
+    if dirs:
+        items = [(f, i) for i, d in enumerate(dirs) for f in sorted(d.iterdir()) if f.suffix in _IMG_EXT]
+    else:
+        flat = sorted(f for f in (root / "jpg" if (root / "jpg").is_dir() else root).iterdir()
+                      if f.suffix in _IMG_EXT)
+        items = [(f, i // 80) for i, f in enumerate(flat)]
+    # No official split: a fixed stratified 80/20 split, as for digits.
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for c in sorted({c for _, c in items}):
+        cls = [it for it in items if it[1] == c]
+        perm = torch.randperm(len(cls), generator=g).tolist()
+        test = set(perm[: len(cls) // 5])
+        out += [cls[j] for j in range(len(cls)) if (j in test) == (split == "test")]
+    return out
+
+
+def _load_imagefolder(name: str, split: str, root):
+    if root is None or not Path(root).is_dir():
+        raise DataMissingError(f"{name}: data not found (root={root!r}). {IMAGEFOLDER_HELP[name]}.")
+    root = Path(root)
+    try:
+        items = _imagefolder_items(name, root, split)
+    except (OSError, ValueError, IndexError) as e:
+        raise DataMissingError(f"{name}: unreadable layout under {root} ({e}). {IMAGEFOLDER_HELP[name]}.") from None
+    if not items:
+        raise DataMissingError(f"{name}: no images found under {root}. {IMAGEFOLDER_HELP[name]}.")
+    size = IMAGEFOLDER_SIZE[name]
+
+    def build():
+        from PIL import Image, UnidentifiedImageError
+
+        xs = []
+        for f, _ in items:
+            try:
+                img = Image.open(f).convert("RGB").resize((size, size), Image.BILINEAR)
+            except (OSError, UnidentifiedImageError) as e:
+                raise DataMissingError(f"{name}: unreadable image {f}: {e}") from None
+            xs.append(np.asarray(img, dtype=np.uint8))
+        x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()
+        return x, torch.tensor([c for _, c in items], dtype=torch.int64)
+
+    return _cached(f"{name}-{split}-{len(items)}", root, build)
+
+
 def load(name: str, split: str = "train", root=None, download: bool = False):
     """Load a dataset as ``(images uint8 N×C×H×W, labels int64)``.
 
@@ -198,10 +276,14 @@ def load(name: str, split: str = "train", root=None, download: bool = False):
     """
     check_choice("name", name, NAMES)
     check_choice("split", split, SPLITS)
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise ConfigError(f"root must be a path (str), got {root!r}")
     if name == "digits":
         return _load_digits(split)
     if name == "fashion_mnist":
         return _load_fashion_mnist(split, root)
+    if name in IMAGEFOLDER_SIZE:
+        return _load_imagefolder(name, split, root)
     return _load_cifar10(split, root, download)
 
 
@@ -245,9 +327,13 @@ class Batches:
     device: str | torch.device = "cpu"
     mean: tuple | None = None
     std: tuple | None = None
+    #: Data parallel: every rank draws the same shuffled, augmented GLOBAL batch of
+    #: ``batch_size`` and keeps its own 1/``world`` slice (set by ``train.fit`` under DDP).
+    rank: int = 0
+    world: int = 1
 
     def __post_init__(self):
-        if not isinstance(self.batch_size, int) or self.batch_size <= 0:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size <= 0:
             raise ConfigError(f"batch_size must be a positive int, got {self.batch_size!r}")
         if self.batch_size > len(self.labels):
             raise ConfigError(
@@ -265,7 +351,9 @@ class Batches:
 
     def __len__(self):
         n = len(self.y)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.drop_last or (self.world > 1 and 0 < n % self.batch_size < self.world):
+            return n // self.batch_size  # under DDP a last batch smaller than k would leave a rank empty
+        return -(-n // self.batch_size)
 
     @property
     def num_examples(self) -> int:
@@ -299,7 +387,8 @@ class Batches:
         n = len(self.y)
         g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         order = torch.randperm(n, generator=g).to(self.device) if self.shuffle else None
-        stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
+        stop = len(self) * self.batch_size if self.drop_last or self.world > 1 else n
+        stop = min(stop, n)
         for i in range(0, stop, self.batch_size):
             if order is None:
                 xb, yb = self.x[i: i + self.batch_size], self.y[i: i + self.batch_size]
@@ -308,4 +397,8 @@ class Batches:
                 xb, yb = self.x[idx], self.y[idx]
             if self.flip or self.crop_pad:
                 xb = self._augment(xb, g)
+            self.global_len = len(yb)  # fit scales the slice's mean loss by its share of this
+            if self.world > 1:
+                xb = xb.tensor_split(self.world)[self.rank]
+                yb = yb.tensor_split(self.world)[self.rank]
             yield xb, yb

@@ -1,10 +1,7 @@
 """One figure style for the whole book, and its standard figures."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are written by papermill runs and tests: no display needed
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # the backend is the caller's: inline in Jupyter, Agg headless
 import numpy as np
 import seaborn as sns
 
@@ -21,15 +18,29 @@ def color(i: int):
     return sns.color_palette(PALETTE)[i % 10]
 
 
-def range_test(rt, suggestions: dict | None = None, ax=None, title="LR range test"):
-    """Raw and smoothed loss against LR (log axis), with each rule's suggestion marked."""
+def range_test(rt, suggestions: dict | None = None, ax=None, title="LR range test", zero_phase: bool = True):
+    """Raw and smoothed loss against LR (log axis), with each rule's suggestion marked.
+
+    With ``zero_phase`` the lag-free curve the sclib rule reads is drawn too; the y-limits
+    keep every smoothed curve whole and cut only the divergence at the end."""
+    from .lr_finder import zero_phase as _zp
+
     ax = ax or plt.subplots()[1]
     ax.plot(rt.lrs, rt.losses, color="0.75", lw=0.8, label="loss per batch")
     ax.plot(rt.lrs, rt.smoothed, color=color(0), lw=2, label="smoothed (EMA 0.98)")
+    curves = [v for v in rt.smoothed if np.isfinite(v)]
+    if zero_phase:
+        try:
+            z = _zp(rt)
+        except ValueError:  # too short to smooth: nothing to draw
+            z = []
+        if len(z):
+            ax.plot(rt.lrs[: len(z)], z, color=color(5), lw=2, label="zero-phase smoothing (sclib rule)")
+            curves += [float(v) for v in z]
     ax.set_xscale("log")
-    finite = [v for v in rt.smoothed if np.isfinite(v)]
-    if finite:
-        ax.set_ylim(min(finite) * 0.9, min(max(finite), finite[0] * 1.6))
+    if curves:
+        lo, start = min(curves), curves[0]
+        ax.set_ylim(lo - 0.1 * abs(lo), max(start * 1.6, lo + 1e-3))
     for i, (name, lr) in enumerate((suggestions or {}).items()):
         ax.axvline(lr, color=color(i + 1), ls="--", lw=1.2, label=f"{name}: {lr:.2g}")
     ax.set(xlabel="learning rate", ylabel="training loss", title=title)

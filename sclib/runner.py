@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -153,7 +154,7 @@ def stale_reason(name: str, profile: str = BOOK_PROFILE) -> str | None:
     return None if not changed else f"{', '.join(changed)} changed"
 
 
-def parse_value(text: str):
+def parse_value(text: str, name: str | None = None):
     """A -p value: YAML scalars (int, float, bool, null, string); nothing is evaluated."""
     import yaml
 
@@ -162,7 +163,8 @@ def parse_value(text: str):
     except yaml.YAMLError:
         return text
     if not isinstance(v, (int, float, str, bool, type(None))):
-        raise ConfigError(f"parameter value {text!r} must be a scalar (number, string, true/false, null)")
+        what = f"{name}={text!r}" if name else f"parameter value {text!r}"
+        raise ConfigError(f"{what} must be a scalar (number, string, true/false, null)")
     return v
 
 
@@ -179,26 +181,208 @@ def validate(name: str, profile: str, params: dict) -> None:
 def _hardware() -> str:
     import torch
 
-    cpu = f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads"
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip() + ", "
+                break
+    except OSError:
+        pass
+    cpu = f"{model}{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads"
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} ({cpu})"
     return cpu
 
 
-def _header_cell(name, profile, params, seconds, hardware):
+# ------------------------------------------------------------------ the run-info header
+#
+# Every executed page gets, right after its title cell, a note (a markdown cell tagged
+# ``sclib-run-info``) saying what the page reproduces, the profile, the data, the hardware,
+# torch, the wall time and the exact command to rerun it. Its sources, in order:
+#
+# * **Reproduces** -- the source notebook's metadata ``sclib.reproduces`` (a markdown string,
+#   e.g. ``"`002_e8e2b0b656892e08.txt` Fig. 1 and Table 2"``) when present; otherwise the
+#   seed files named in the first markdown cell's ``**Reproduces:**`` paragraph (which the
+#   reader sees just above the note); otherwise "nothing from the seeds".
+# * **Data** -- the source notebook's metadata ``sclib.data`` (a string, or a dict
+#   ``{profile: string}``) when present; otherwise the ``dataset`` (and ``n_train``/``n_test``)
+#   of the chapter's parameters as :func:`sclib.profiles.resolve` resolves them for this run.
+# * Profile, parameters, hardware, torch, wall time: measured by :func:`execute`, kept in the
+#   executed page's metadata ``sclib`` so :func:`restamp` can rewrite the note without rerunning.
+
+_SEED_RE = re.compile(r"\b\d{3}_[0-9a-f]{16}\.txt\b")
+
+DATA_DESCRIPTIONS = {
+    "digits": "scikit-learn's digits (8×8 grey, embedded in scikit-learn)",
+    "fashion_mnist": "Fashion-MNIST (28×28 grey, the official idx files)",
+    "cifar10": "CIFAR-10 (32×32 colour)",
+    "oxflower17": "Oxford Flowers 17",
+    "tinyimagenet": "Tiny ImageNet (64×64 colour)",
+}
+
+PROFILE_DESCRIPTIONS = {
+    "smoke": "seconds, embedded toy data; what nbval checks",
+    "cpu": "minutes on 2 CPU cores, real data: the book's scale",
+    "gpu": "the papers' scale, one GPU",
+}
+
+
+def _source_nb(name: str) -> dict:
+    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
+
+
+def reproduces_text(name: str) -> str:
+    """What the page reproduces, as markdown (see the comment above for where it comes from)."""
+    nb = _source_nb(name)
+    meta = nb.get("metadata", {}).get("sclib", {})
+    if isinstance(meta, dict) and isinstance(meta.get("reproduces"), str) and meta["reproduces"].strip():
+        return meta["reproduces"].strip()
+    md = [c for c in nb["cells"] if c["cell_type"] == "markdown"]
+    text = "".join(md[0]["source"]) if md else ""
+    for para in re.split(r"\n\s*\n", text):
+        if para.lstrip().startswith("**Reproduces:**"):
+            seeds = list(dict.fromkeys(_SEED_RE.findall(para)))
+            if seeds:
+                return ("the parts of " + ", ".join(f"`{s}`" for s in seeds)
+                        + " named in the **Reproduces** paragraph above")
+            return "see the **Reproduces** paragraph above"
+    return "nothing from the seeds: this page measures the study itself"
+
+
+_DATA_KEYS = ("root", "n_classes", "per_class", "image_size", "n_train", "n_test")
+
+
+def _count(v) -> str:
+    return "all" if v is None else f"{v:,}"
+
+
+def data_text(name: str, profile: str, params: dict) -> str:
+    """The data this run used: metadata ``sclib.data`` or the resolved ``dataset`` parameter."""
+    meta = _source_nb(name).get("metadata", {}).get("sclib", {})
+    given = meta.get("data") if isinstance(meta, dict) else None
+    if isinstance(given, dict):
+        given = given.get(profile)
+    ds = None
+    cfg = None
+    if name in profiles.CHAPTERS:
+        cfg = vars(profiles.resolve(name, profile, **params))
+        ds = cfg.get("dataset")
+    if isinstance(given, str) and given.strip():
+        return given.strip()
+    if ds is None:
+        shown = {k: cfg[k] for k in _DATA_KEYS if cfg and k in cfg}
+        return "described on the page" + (f" (its data parameters: `{shown}`)" if shown else "")
+    text = f"`{ds}`: {DATA_DESCRIPTIONS.get(ds, ds)}"
+    if "n_train" in cfg or "n_test" in cfg:
+        sizes = []
+        if "n_train" in cfg:
+            sizes.append(f"{_count(cfg['n_train'])} training images")
+        if "n_test" in cfg:
+            sizes.append(f"{_count(cfg['n_test'])} test images")
+        text += " — " + ", ".join(sizes)
+    return text
+
+
+def rerun_command(name: str, profile: str, params: dict) -> str:
+    ps = " ".join(f"-p {k} {shlex.quote(str(v))}" for k, v in params.items())
+    return f"python -m sclib run {name} --profile {profile}" + (f" {ps}" if ps else "")
+
+
+def _example_override(name: str, profile: str, params: dict) -> str | None:
+    """``-p epochs N`` (N = twice this run's epochs) for the 'other parameters' example."""
+    if name not in profiles.CHAPTERS:
+        return None
+    cfg = vars(profiles.resolve(name, profile, **params))
+    for k in ("epochs", "seeds", "n_train"):
+        if isinstance(cfg.get(k), int) and not isinstance(cfg.get(k), bool):
+            return f"-p {k} {2 * cfg[k]}"
+    return None
+
+
+def run_info_text(name, profile, params, seconds, hardware, torch_version, when) -> str:
+    params = dict(params or {})
+    cmd = rerun_command(name, profile, params)
+    lines = [
+        "```{admonition} How this page was produced",
+        ":class: note",
+        f"- **Reproduces:** {reproduces_text(name)}",
+        f"- **Profile:** `{profile}` ({PROFILE_DESCRIPTIONS.get(profile, profile)})"
+        + (f", with parameters `{params}`" if params else ""),
+        f"- **Data:** {data_text(name, profile, params)}",
+        f"- **Hardware:** {hardware}; torch {torch_version}",
+        f"- **Wall time of the whole notebook:** {seconds / 60:.1f} min, executed {when} by papermill",
+        f"- **Rerun it:** `{cmd}`",
+    ]
+    example = _example_override(name, profile, params)
+    if example:
+        names = ", ".join(f"`{k}`" for k in profiles.chapter_params(name))
+        base = rerun_command(name, profile, {})
+        lines.append(f"- **With other parameters:** e.g. `{base} {example}`; "
+                     f"its parameters are {names} (their values per profile: `sclib/profiles.py`)")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def _header_cell(name, profile, params, seconds, hardware, torch_version=None, when=None):
     import nbformat
 
-    ps = " ".join(f"-p {k} {shlex.quote(str(v))}" for k, v in params.items())
-    cmd = f"python -m sclib run {name} --profile {profile}" + (f" {ps}" if ps else "")
-    text = (
-        "```{admonition} How this page was produced\n:class: note\n"
-        f"- **Profile:** `{profile}`" + (f", parameters `{params}`" if params else "") + "\n"
-        f"- **Hardware:** {hardware}; torch {__import__('torch').__version__}\n"
-        f"- **Wall time of the whole notebook:** {seconds / 60:.1f} min, executed "
-        f"{dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by papermill\n"
-        f"- **Rerun it, with other parameters if you like:** `{cmd}`\n```"
-    )
+    if torch_version is None:
+        torch_version = __import__("torch").__version__
+    if when is None:
+        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = run_info_text(name, profile, params, seconds, hardware, torch_version, when)
     return nbformat.v4.new_markdown_cell(text, metadata={"tags": ["sclib-run-info"]})
+
+
+def _insert_header(nb, cell) -> None:
+    """Replace an existing run-info cell, or insert after the title cell (index 1)."""
+    for i, c in enumerate(nb.cells):
+        if "sclib-run-info" in c.get("metadata", {}).get("tags", []):
+            nb.cells[i] = cell
+            return
+    nb.cells.insert(1 if nb.cells else 0, cell)
+
+
+def restamp(name: str) -> Path:
+    """Rewrite the run-info note of ``book/NAME.ipynb`` from its recorded metadata (no rerun).
+
+    The fingerprint, outputs and everything else are kept; the write is atomic."""
+    import nbformat
+
+    final = BOOK / f"{name}.ipynb"
+    if not final.exists():
+        raise ConfigError(f"book/{name}.ipynb does not exist; run it first: python -m sclib run {name}")
+    nb = nbformat.read(final, as_version=4)
+    rec = dict(nb.metadata.get("sclib") or {})
+    profile = rec.get("fingerprint", {}).get("profile", BOOK_PROFILE)
+    params = rec.get("parameters", {})
+    tv = rec.get("torch")
+    if tv is None:  # pages executed before torch was recorded: read it from the old note
+        for c in nb.cells:
+            if "sclib-run-info" in c.get("metadata", {}).get("tags", []):
+                m = re.search(r"torch (\S+)", c.source)
+                tv = m.group(1) if m else None
+        tv = tv or __import__("torch").__version__
+        rec["torch"] = tv
+    when = rec.get("executed")
+    if when is None:
+        end = nb.metadata.get("papermill", {}).get("end_time")
+        when = (dt.datetime.fromisoformat(end).strftime("%Y-%m-%d %H:%M UTC") if end else "(time not recorded)")
+        rec["executed"] = when
+    cell = _header_cell(name, profile, params, rec.get("seconds", 0.0), rec.get("hardware", "not recorded"),
+                        tv, when)
+    _insert_header(nb, cell)
+    nb.metadata["sclib"] = rec
+    tmp_dir = ROOT / ".sclib-tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    tmp = tmp_dir / f"{name}.{os.getpid()}.restamp.ipynb"
+    try:
+        nbformat.write(nb, tmp)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
 
 
 def execute(name: str, profile: str = BOOK_PROFILE, params: dict | None = None, out_dir: Path = BOOK,
@@ -224,10 +408,17 @@ def execute(name: str, profile: str = BOOK_PROFILE, params: dict | None = None, 
         nb = nbformat.read(tmp, as_version=4)
         seconds = time.time() - t0
         hardware = _hardware()
-        nb.cells.insert(1, _header_cell(name, profile, params, seconds, hardware))
-        nb.metadata["sclib"] = {"fingerprint": fp, "parameters": params,
-                                "seconds": round(seconds, 1), "hardware": hardware,
-                                "python": sys.version.split()[0]}
+        import torch
+
+        when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        _insert_header(nb, _header_cell(name, profile, params, seconds, hardware, torch.__version__, when))
+        # keep what the source notebook's own metadata says (reproduces, data), add the run record
+        src_meta = nb.metadata.get("sclib")
+        rec = dict(src_meta) if isinstance(src_meta, dict) else {}
+        rec.update({"fingerprint": fp, "parameters": params, "seconds": round(seconds, 1),
+                    "hardware": hardware, "python": sys.version.split()[0],
+                    "torch": torch.__version__, "executed": when})
+        nb.metadata["sclib"] = rec
         nbformat.write(nb, tmp)
         os.replace(tmp, final)
     finally:

@@ -20,8 +20,10 @@ Kinds and their fields (``lr`` is the optimizer's base learning rate):
 - ``cosine``: ``eta_min`` (default 0) -> ``CosineAnnealingLR`` over the whole run.
 - ``sgdr``: ``t0_epochs``, ``t_mult`` (int, default 2), ``eta_min`` -> ``CosineAnnealingWarmRestarts``.
 
-Any kind but onecycle/clr may add ``warmup_epochs`` and ``warmup_start_factor`` (default 0.1):
-``LinearLR`` for the warmup, then the schedule, joined by ``SequentialLR``.
+Any kind but onecycle/clr may add ``warmup_epochs``, ``warmup_start_factor`` (default 0.1) and
+``warmup_mode``: ``linear`` (default; ``LinearLR``, Goyal et al.'s gradual warmup) or ``constant``
+(``ConstantLR``: the LR stays at start_factor × lr, then jumps; Goyal et al.'s constant warmup),
+then the schedule, joined by ``SequentialLR``.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ _FIELDS = {
     "cosine": {"eta_min"},
     "sgdr": {"t0_epochs", "t_mult", "eta_min"},
 }
-_WARMUP = {"warmup_epochs", "warmup_start_factor"}
+_WARMUP = {"warmup_epochs", "warmup_start_factor", "warmup_mode"}
 
 
 def normalize(spec) -> dict:
@@ -63,6 +65,8 @@ def normalize(spec) -> dict:
     for f in ("gamma", "warmup_start_factor"):
         if f in spec:
             check_number(f"schedule.{f}", spec[f], lo=0, hi=1, lo_open=True)
+    if "warmup_mode" in spec:
+        check_choice("schedule.warmup_mode", spec["warmup_mode"], ("linear", "constant"))
     if "eta_min" in spec:
         check_number("schedule.eta_min", spec["eta_min"], lo=0)
     if "warmup_epochs" in spec:
@@ -126,8 +130,11 @@ def build(spec, optimizer, total_steps: int, steps_per_epoch: int):
                                              T_mult=spec.get("t_mult", 2), eta_min=spec.get("eta_min", 0.0))
     if not warm:
         return main
-    wu = S.LinearLR(optimizer, start_factor=spec.get("warmup_start_factor", 0.1), end_factor=1.0,
-                    total_iters=warm)
+    if spec.get("warmup_mode", "linear") == "constant":
+        wu = S.ConstantLR(optimizer, factor=spec.get("warmup_start_factor", 0.1), total_iters=warm)
+    else:
+        wu = S.LinearLR(optimizer, start_factor=spec.get("warmup_start_factor", 0.1), end_factor=1.0,
+                        total_iters=warm)
     return S.SequentialLR(optimizer, [wu, main], milestones=[warm])
 
 

@@ -20,12 +20,14 @@ whole pipeline runs offline on real files.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import json
 import math
 import os
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -109,7 +111,33 @@ def _bool(v):
     return {"true": True, "false": False}.get(str(v).strip().lower())
 
 
+def _readable(reader):
+    """A file that cannot be read (truncated gzip, bad encoding, I/O error) raises one
+    :class:`DataMissingError` naming it, like a missing one; malformed records are handled by
+    the reader itself."""
+
+    @functools.wraps(reader)
+    def wrapper(path, **kw):
+        if "limit" in kw and kw["limit"] is not None:
+            check_number("limit", kw["limit"], lo=0, integer=True)
+        try:
+            yield from reader(path, **kw)
+        except DataMissingError:
+            raise
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
+            raise DataMissingError(f"{path}: unreadable drawings file ({type(e).__name__}: "
+                                   f"{str(e).splitlines()[0] if str(e) else ''})") from None
+
+    return wrapper
+
+
+def _check_raster(size, line_width) -> None:
+    check_number("size", size, lo=2, hi=4096, integer=True)
+    check_number("line_width", line_width, lo=1, hi=64, integer=True)
+
+
 # ---------------------------------------------------------------- readers
+@_readable
 def read_ndjson(path, *, limit: int | None = None, on_error: str = "raise",
                 stats: ReadStats | None = None) -> Iterator[Record]:
     """Stream the records of one Google simplified ndjson file (``.ndjson`` or ``.ndjson.gz``).
@@ -147,6 +175,7 @@ def read_ndjson(path, *, limit: int | None = None, on_error: str = "raise",
             yield rec
 
 
+@_readable
 def read_csv(path, *, limit: int | None = None, on_error: str = "raise",
              stats: ReadStats | None = None) -> Iterator[Record]:
     """Stream the records of a Kaggle ``train_simplified/<word>.csv`` or ``test_simplified.csv``.
@@ -288,6 +317,7 @@ def rasterize(drawing, size: int, line_width: int = 2, color_by_order: bool = Fa
     margin of half the line width so edge strokes are not clipped."""
     from PIL import Image, ImageDraw
 
+    _check_raster(size, line_width)
     mode = "RGB" if color_by_order else "L"
     img = Image.new(mode, (size, size), 0)
     draw = ImageDraw.Draw(img)
@@ -304,6 +334,9 @@ def rasterize(drawing, size: int, line_width: int = 2, color_by_order: bool = Fa
 
 def render_batch(drawings, size: int, line_width: int = 2, color_by_order: bool = False) -> torch.Tensor:
     """uint8 tensor N×C×H×W (C = 3 with ``color_by_order``, else 1)."""
+    _check_raster(size, line_width)
+    if len(drawings) == 0:
+        raise ConfigError("render_batch needs at least one drawing, got none")
     a = np.stack([rasterize(d, size, line_width, color_by_order) for d in drawings])
     a = a[:, None] if a.ndim == 3 else a.transpose(0, 3, 1, 2)
     return torch.from_numpy(np.ascontiguousarray(a))
@@ -609,31 +642,45 @@ def write_doodles(root, *, n_classes: int = 10, per_class: int = 1000, label_noi
                     recognized=bool(rng.random() < (0.1 if wrong else 0.9)), key_id=str(next(key)),
                     drawing=doodle(shape, rng))
 
+    def write_atomic(path, rows):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "w", newline="") as f:
+                rows(f)
+            os.replace(tmp, path)  # a reader never sees half a file
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def ndjson_rows(word):
+        def rows(f):
+            for _ in range(per_class):
+                r = record(word)
+                r["timestamp"] += " UTC"
+                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+        return rows
+
+    def csv_rows(word):
+        def rows(f):
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(CSV_TRAIN_COLUMNS)
+            for _ in range(per_class):
+                r = record(word)
+                w.writerow([r["countrycode"], json.dumps(r["drawing"]), r["key_id"],
+                            str(r["recognized"]), r["timestamp"], r["word"]])
+        return rows
+
+    def test_rows(f):
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(CSV_TEST_COLUMNS)
+        for i in range(n_test):
+            r = record(words[i % n_classes])
+            w.writerow([r["key_id"], r["countrycode"], json.dumps(r["drawing"])])
+
     paths = {}
     for word in words:
         path = folder / f"{word}.{fmt}"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", newline="") as f:
-            if fmt == "ndjson":
-                for _ in range(per_class):
-                    r = record(word)
-                    r["timestamp"] += " UTC"
-                    f.write(json.dumps(r, separators=(",", ":")) + "\n")
-            else:
-                w = csv.writer(f, lineterminator="\n")
-                w.writerow(CSV_TRAIN_COLUMNS)
-                for _ in range(per_class):
-                    r = record(word)
-                    w.writerow([r["countrycode"], json.dumps(r["drawing"]), r["key_id"],
-                                str(r["recognized"]), r["timestamp"], r["word"]])
-        os.replace(tmp, path)  # a reader never sees half a file
+        write_atomic(path, ndjson_rows(word) if fmt == "ndjson" else csv_rows(word))
         paths[word] = path
     if fmt == "csv" and n_test:
-        path = root / "test_simplified.csv"
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(CSV_TEST_COLUMNS)
-            for i in range(n_test):
-                r = record(words[i % n_classes])
-                w.writerow([r["key_id"], r["countrycode"], json.dumps(r["drawing"])])
+        write_atomic(root / "test_simplified.csv", test_rows)
     return paths

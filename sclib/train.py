@@ -90,6 +90,7 @@ class History:
     images_per_s: list = field(default_factory=list)
     diverged: bool = False
     steps_per_epoch: int = 0
+    batch_size: list = field(default_factory=list)   # global batch size of each epoch
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,6 +98,11 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> "History":
         return cls(**d)
+
+    @property
+    def updates(self) -> int:
+        """Number of optimizer steps (parameter updates) taken."""
+        return len(self.lr)
 
     @property
     def best_test_acc(self) -> float:
@@ -137,36 +143,132 @@ def _config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _data_key(b) -> str:
+    """A cheap fingerprint of a Batches' data (labels + a strided sample of the images), so a
+    checkpoint made on other data with the same sizes is never resumed."""
+    h = hashlib.sha256(b.y.cpu().numpy().tobytes())
+    h.update(b.x.flatten()[:: max(1, b.x.numel() // 65536)].cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _code_key() -> str:
+    """The training code itself: a checkpoint made by other sclib code is not resumed."""
+    h = hashlib.sha256()
+    for m in ("train", "data", "models", "schedules"):
+        h.update((Path(__file__).parent / f"{m}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def distill_loss(z, r, target, T: float = 1.0, label_smoothing: float = 0.0):
+    """Knowledge distillation, the seed's loss (004, Bag of Tricks §4):
+    ℓ(p, softmax(z)) + T²·ℓ(softmax(r/T), softmax(z/T)), ℓ the cross-entropy, ``z`` the
+    student's logits, ``r`` the teacher's; ``target`` class indices or soft targets (mixup)."""
+    hard = F.cross_entropy(z, target, label_smoothing=label_smoothing)
+    soft = F.cross_entropy(z / T, F.softmax(r / T, dim=1))
+    return hard + T * T * soft
+
+
+def _check_batch_schedule(bs, base: int, n: int, epochs: int) -> dict | None:
+    if bs is None:
+        return None
+    if not isinstance(bs, dict) or set(bs) - {"milestones", "factor"} or "milestones" not in bs:
+        raise ConfigError(f"batch_schedule must be a dict with 'milestones' (epochs) and 'factor', got {bs!r}")
+    ms = bs["milestones"]
+    if not isinstance(ms, (list, tuple)) or list(ms) != sorted(ms):
+        raise ConfigError(f"batch_schedule.milestones must be an increasing list of epochs, got {ms!r}")
+    for m in ms:
+        check_number("batch_schedule.milestones", m, lo=1, hi=epochs - 1, integer=True)
+    check_number("batch_schedule.factor", bs.get("factor", 2), lo=1, lo_open=True)
+    bs = {"milestones": list(ms), "factor": bs.get("factor", 2)}
+    biggest = round(base * bs["factor"] ** len(ms))
+    if biggest > n:
+        raise ConfigError(f"batch_schedule grows the batch to {biggest}, larger than the data ({n} examples)")
+    return bs
+
+
+def _batch_size_at(base: int, bs: dict | None, epoch: int) -> int:
+    if not bs:
+        return base
+    return round(base * bs["factor"] ** sum(epoch >= m for m in bs["milestones"]))
+
+
+def _dist():
+    """(rank, world size) when torch.distributed runs with more than one process, else None."""
+    d = torch.distributed
+    if d.is_available() and d.is_initialized() and d.get_world_size() > 1:
+        return d.get_rank(), d.get_world_size()
+    return None
+
+
 def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sgd",
         momentum: float = 0.9, weight_decay: float = 0.0, schedule="constant",
-        label_smoothing: float = 0.0, checkpoint: str | os.PathLike | None = None,
+        label_smoothing: float = 0.0, mixup_alpha: float = 0.0, teacher=None, distill_T: float = 1.0,
+        batch_schedule: dict | None = None, channels_last: bool = False,
+        checkpoint: str | os.PathLike | None = None,
         progress: bool | None = None, desc: str = "", config: dict | None = None) -> History:
     """Train ``model`` on ``train`` (a :class:`sclib.data.Batches`) and evaluate on ``test``.
 
-    The schedule is stepped every iteration. With ``checkpoint`` set, the state is saved
-    atomically after every epoch and a rerun with the same configuration resumes from it
-    (and ends with the same numbers as an uninterrupted run). A loss that becomes NaN or inf
-    stops the run cleanly with ``History.diverged = True``.
+    The schedule is stepped every iteration (every epoch with ``batch_schedule``, whose batch
+    size changes per epoch). With ``checkpoint`` set, the state is saved atomically after every
+    epoch and a rerun with the same configuration resumes from it (and ends with the same
+    numbers as an uninterrupted run). A loss that becomes NaN or inf stops the run cleanly with
+    ``History.diverged = True``.
+
+    Options: ``mixup_alpha`` > 0 mixes every batch with torchvision's ``v2.MixUp``; ``teacher``
+    adds knowledge distillation (:func:`distill_loss`, temperature ``distill_T``).
+    Under ``torchrun`` (torch.distributed initialized, k > 1 processes) the model is wrapped in
+    DistributedDataParallel and each rank trains on its 1/k slice of every global batch of
+    ``train.batch_size``: k workers × b equal one process × k·b (BatchNorm statistics stay per
+    worker, as in Goyal et al.). Metrics are reduced over ranks; only rank 0 writes checkpoints.
     """
     check_number("epochs", epochs, lo=1, integer=True)
     check_number("label_smoothing", label_smoothing, lo=0, hi=1, hi_open=True)
+    check_number("mixup_alpha", mixup_alpha, lo=0)
+    check_number("distill_T", distill_T, lo=0, lo_open=True)
     spec = schedules.normalize(schedule)
+    base_bs = train.batch_size
+    bsched = _check_batch_schedule(batch_schedule, base_bs, train.num_examples, epochs)
     device = train.x.device
     model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    par = _dist()
+    rank, world = par or (0, 1)
+    net = model
+    if par:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+        train.rank, train.world = rank, world
     opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
     spe = len(train)
-    total = epochs * spe
-    sched = schedules.build(spec, opt, total, spe)
+    # With a growing batch the number of steps per epoch changes: step the LR schedule per epoch.
+    sched = (schedules.build(spec, opt, epochs, 1) if bsched else schedules.build(spec, opt, epochs * spe, spe))
     opt_name = optimizer if isinstance(optimizer, str) else getattr(optimizer, "__name__", repr(optimizer))
     cfg = dict(config or {}, epochs=epochs, lr=lr, optimizer=opt_name, momentum=momentum,
                weight_decay=weight_decay, schedule=spec, label_smoothing=label_smoothing,
-               batch_size=train.batch_size, n_train=train.num_examples)
+               batch_size=base_bs, n_train=train.num_examples)
+    # New options enter the config only when used, so older configurations keep their hash.
+    extra = dict(mixup_alpha=mixup_alpha or None, distill_T=distill_T if teacher is not None else None,
+                 batch_schedule=bsched, channels_last=channels_last or None,
+                 world_size=world if par else None)
+    cfg.update({k: v for k, v in extra.items() if v is not None})
+    mix = None
+    if mixup_alpha > 0:
+        from torchvision.transforms import v2
+
+        mix = v2.MixUp(alpha=float(mixup_alpha), num_classes=int(train.y.max().item()) + 1)
+    if teacher is not None:
+        teacher.to(device).eval()
     h = History(config=cfg, steps_per_epoch=spe)
     start = 0
     ckpt = Path(checkpoint) if checkpoint else None
-    key = _config_hash(cfg)
+    key = _config_hash(dict(cfg, _data=_data_key(train), _code=_code_key())) if ckpt else ""
     if ckpt and ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
+        try:
+            state = torch.load(ckpt, weights_only=True)
+        except Exception:  # corrupt or unsafe: train from scratch; the next epoch overwrites it
+            state = {}
         if state.get("key") == key:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -177,58 +279,92 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
     if progress is None:
         progress = os.environ.get("SCLIB_PROGRESS", "1") != "0"
     bar = tqdm(range(start, epochs), desc=desc or schedules.describe(spec), unit="epoch",
-               disable=not progress, file=sys.stderr, mininterval=2.0, leave=False)
-    for ep in bar:
-        if h.diverged:
-            break
-        model.train()
-        train.set_epoch(ep)
-        losses = torch.empty(spe, device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        t0 = time.perf_counter()
-        for i, (x, y) in enumerate(train):
-            h.lr.append(opt.param_groups[0]["lr"])
-            h.momentum.append(current_momentum(opt))
-            out = model(x)
-            loss = F.cross_entropy(out, y, label_smoothing=label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses[i] = loss.detach()
-            correct += (out.detach().argmax(1) == y).sum()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-        step_losses = losses.tolist()
-        h.loss.extend(step_losses)
-        if not all(math.isfinite(v) for v in step_losses):
-            h.diverged = True  # recorded, not raised: large-LR runs hit this on purpose
-        h.epoch.append(ep + 1)
-        h.train_loss.append(float(np.mean(step_losses)))
-        h.train_acc.append(correct.item() / train.num_examples)
-        h.seconds.append(dt)
-        h.images_per_s.append(train.num_examples / dt)
-        if test is not None and not h.diverged:
-            tl, ta = evaluate(model, test)
-            h.test_loss.append(tl)
-            h.test_acc.append(ta)
-        elif test is not None:
-            h.test_loss.append(float("nan"))
-            h.test_acc.append(0.0)
-        bar.set_postfix(loss=f"{h.train_loss[-1]:.3f}", acc=f"{h.test_acc[-1]:.3f}" if h.test_acc else "-")
-        if ckpt:
-            D.atomic_torch_save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                 "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
-                                 "history": json.dumps(h.to_dict())}, ckpt)
-    bar.close()
+               disable=not progress or rank != 0, file=sys.stderr, mininterval=2.0, leave=False)
+    try:
+        for ep in bar:
+            if h.diverged:
+                break
+            net.train()
+            train.set_epoch(ep)
+            train.batch_size = _batch_size_at(base_bs, bsched, ep)
+            n_steps = len(train)
+            losses = torch.empty(n_steps, device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            t0 = time.perf_counter()
+            for i, (x, y) in enumerate(train):
+                h.lr.append(opt.param_groups[0]["lr"])
+                h.momentum.append(current_momentum(opt))
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                target = y
+                if mix is not None:
+                    x, target = mix(x, y)
+                out = net(x)
+                if teacher is not None:
+                    with torch.no_grad():
+                        r = teacher(x)
+                    loss = distill_loss(out, r, target, distill_T, label_smoothing)
+                else:
+                    loss = F.cross_entropy(out, target, label_smoothing=label_smoothing)
+                if par:  # DDP averages gradients over ranks: weight each slice by its share
+                    loss = loss * (x.shape[0] * world / train.global_len)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if not bsched:
+                    sched.step()
+                losses[i] = loss.detach()
+                correct += (out.detach().argmax(1) == y).sum()
+            if bsched:
+                sched.step()
+            if par:  # the mean of the ranks' slice means is the global batch mean
+                torch.distributed.all_reduce(losses)
+                losses /= world
+                torch.distributed.all_reduce(correct)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            dt = time.perf_counter() - t0
+            step_losses = losses.tolist()
+            h.loss.extend(step_losses)
+            if not all(math.isfinite(v) for v in step_losses):
+                h.diverged = True  # recorded, not raised: large-LR runs hit this on purpose
+            h.epoch.append(ep + 1)
+            h.batch_size.append(train.batch_size)
+            h.train_loss.append(float(np.mean(step_losses)))
+            h.train_acc.append(correct.item() / train.num_examples)
+            h.seconds.append(dt)
+            h.images_per_s.append(train.num_examples / dt)
+            if test is not None and not h.diverged:
+                tl, ta = evaluate(model, test) if rank == 0 else (0.0, 0.0)
+                if par:  # rank 0's model (and its BatchNorm statistics) is the one evaluated
+                    t = torch.tensor([tl, ta], dtype=torch.float64, device=device)
+                    torch.distributed.broadcast(t, 0)
+                    tl, ta = t.tolist()
+                h.test_loss.append(tl)
+                h.test_acc.append(ta)
+            elif test is not None:
+                h.test_loss.append(float("nan"))
+                h.test_acc.append(0.0)
+            bar.set_postfix(loss=f"{h.train_loss[-1]:.3f}", acc=f"{h.test_acc[-1]:.3f}" if h.test_acc else "-")
+            if ckpt and rank == 0:
+                D.atomic_torch_save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                     "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
+                                     "history": json.dumps(h.to_dict())}, ckpt)
+            if ckpt and par:
+                torch.distributed.barrier()
+    finally:
+        bar.close()
+        train.batch_size = base_bs
+        if par:
+            train.rank, train.world = 0, 1
     return h
 
 
 # Augmentation per dataset: what the papers used for CIFAR (flip + 4-pixel pad-crop), a
 # milder crop for the 28×28 grayscale set, nothing for the 8×8 digits.
 AUGMENT = {"cifar10": dict(flip=True, crop_pad=4), "fashion_mnist": dict(flip=True, crop_pad=2),
-           "digits": dict()}
+           "digits": dict(), "oxflower17": dict(flip=True, crop_pad=8),
+           "tinyimagenet": dict(flip=True, crop_pad=4)}
 
 
 def load_batches(dataset: str, *, batch_size: int, n_train=None, n_test=None, seed: int = 0,
@@ -252,7 +388,9 @@ def load_batches(dataset: str, *, batch_size: int, n_train=None, n_test=None, se
 def run(*, dataset: str, model: str, epochs: int, batch_size: int, lr: float, seed: int = 0,
         schedule="constant", optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
         label_smoothing: float = 0.0, n_train=None, n_test=None, augment: bool = True, device=None,
-        root=None, checkpoint=None, progress=None, desc: str = "", return_model: bool = False):
+        root=None, checkpoint=None, progress=None, desc: str = "", return_model: bool = False,
+        mixup_alpha: float = 0.0, teacher=None, distill_T: float = 1.0, batch_schedule=None,
+        channels_last: bool = False, model_kwargs: dict | None = None):
     """A whole seeded experiment: data -> model -> :func:`fit`. Same arguments, same numbers.
 
     Returns the History, or ``(history, model, test_batches)`` with ``return_model=True``
@@ -262,9 +400,16 @@ def run(*, dataset: str, model: str, epochs: int, batch_size: int, lr: float, se
     train, test = load_batches(dataset, batch_size=batch_size, n_train=n_train, n_test=n_test,
                                seed=seed, augment=augment, device=device, root=root)
     seed_everything(seed)
-    net = models.create(model, num_classes=int(train.y.max().item()) + 1, in_channels=train.x.shape[1])
+    if model_kwargs is not None and not isinstance(model_kwargs, dict):
+        raise ConfigError(f"model_kwargs must be a dict of model options, got {model_kwargs!r}")
+    net = models.create(model, num_classes=int(train.y.max().item()) + 1, in_channels=train.x.shape[1],
+                        **(model_kwargs or {}))
     cfg = dict(dataset=dataset, model=model, seed=seed, n_test=test.num_examples, augment=augment)
+    if model_kwargs:
+        cfg["model_kwargs"] = dict(model_kwargs)
     h = fit(net, train, test, epochs=epochs, lr=lr, optimizer=optimizer, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, label_smoothing=label_smoothing,
+            mixup_alpha=mixup_alpha, teacher=teacher, distill_T=distill_T,
+            batch_schedule=batch_schedule, channels_last=channels_last,
             checkpoint=checkpoint, progress=progress, desc=desc, config=cfg)
     return (h, net, test) if return_model else h

@@ -1,0 +1,91 @@
+"""Data parallel: 2 real gloo workers × batch b == one process × batch 2b (sclib.distributed)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sclib import distributed, train
+from sclib.errors import ConfigError
+
+
+def test_two_gloo_workers_match_one_process_with_twice_the_batch():
+    # digits subset of 250 = 5 global batches of 50: every rank gets exactly 25 (no short last
+    # batch), 2 epochs = 10 SGD steps with momentum and weight decay. The net has no BatchNorm:
+    # BN normalizes each worker's slice with the slice's own statistics, so with BN the two
+    # setups compute different functions (Goyal et al. keep BN per worker on purpose).
+    kw = dict(dataset="digits", n_train=250, epochs=2, lr=0.1, seed=3)
+    out = distributed.equivalence(2, model="nobn", local_batch=25, **kw)
+    assert out["world_size"] == 2 and out["ddp"].backend == "gloo"
+    assert out["local_batch"] == 25                      # each worker really saw half the batch
+    assert out["single"].config["local_batch"] == 50 and out["single"].config["world_size"] == 1
+    assert out["steps"] == 10 == out["single"].updates
+    assert out["max_abs_diff"] < 1e-5, out["max_abs_diff"]
+    # the training had an effect, and the all-reduced losses are the global-batch losses
+    assert out["max_abs_weight"] > 0
+    np.testing.assert_allclose(out["ddp"].history.loss, out["single"].loss, rtol=1e-5, atol=1e-6)
+
+
+def test_launch_reports_a_failing_worker():
+    with pytest.raises(RuntimeError, match="failed with exit status"):
+        distributed.launch("run", dict(dataset="digits", model="no_such_model", epochs=1,
+                                       batch_size=8, lr=0.1), nproc=1, threads=1, timeout=120)
+    with pytest.raises(ConfigError, match="job"):
+        distributed.launch("nope", {}, nproc=1)
+
+
+def test_noise_scale_formula_and_schedules():
+    assert distributed.noise_scale(0.1, 100, 1000) == pytest.approx(0.1 * 9)
+    assert distributed.noise_scale(0.1, 1000, 1000) == 0.0   # B = N: no noise
+    n = 1000
+    # decay LR by 5 at epoch 1 vs increase the batch by 5 at epoch 1: g falls by ~5 in both
+    h_decay = train.History(config=dict(n_train=n, batch_size=10), epoch=[1, 2], batch_size=[10, 10],
+                            lr=[0.5] * 100 + [0.1] * 100)
+    h_batch = train.History(config=dict(n_train=n, batch_size=10), epoch=[1, 2], batch_size=[10, 50],
+                            lr=[0.5] * 120)
+    gd, gb = distributed.noise_along(h_decay), distributed.noise_along(h_batch)
+    assert len(gb["g"]) == 120 and gb["update"][-1] == 120
+    assert gd["g"][0] == pytest.approx(0.5 * 99) and gd["g"][-1] == pytest.approx(0.1 * 99)
+    assert gb["g"][-1] == pytest.approx(0.5 * 19)
+    assert gb["epoch"][100] == pytest.approx(1.0) and gb["epoch"][-1] == pytest.approx(1 + 19 / 20)
+    assert list(distributed.batch_per_step(train.History(
+        config=dict(n_train=25, batch_size=10), epoch=[1], batch_size=[10], lr=[0.1] * 3))) == [10, 10, 5]
+
+
+def test_smith_schedules_and_warmups():
+    s = distributed.smith_schedules(lr=0.1, factor=5, milestones=[2, 4])
+    assert s["decay LR"]["schedule"] == dict(kind="step", milestones=[2, 4], gamma=0.2)
+    assert s["hybrid"]["batch_schedule"] == dict(milestones=[2], factor=5)
+    assert s["hybrid"]["schedule"]["milestones"] == [4]
+    assert s["increase batch"]["batch_schedule"] == dict(milestones=[2, 4], factor=5)
+    g = distributed.warmup_overrides("gradual", lr=0.8, start_lr=0.1, warmup_epochs=1,
+                                     base=dict(kind="step", milestones=[3]))
+    assert g["schedule"] == dict(kind="step", milestones=[3], warmup_epochs=1, warmup_start_factor=0.125,
+                                 warmup_mode="linear")
+    assert distributed.warmup_overrides("gradual", lr=0.1, start_lr=0.1, warmup_epochs=1)["schedule"] == \
+        dict(kind="constant")
+    assert "warmup_epochs" not in distributed.warmup_overrides("none", lr=0.8, start_lr=0.1, warmup_epochs=1)["schedule"]
+    with pytest.raises(ConfigError, match="warmup mode"):
+        distributed.warmup_overrides("cosine", lr=0.8, start_lr=0.1, warmup_epochs=1)
+
+
+def test_constant_and_gradual_warmup_lr_sequences():
+    """Goyal et al.'s warmups as fit applies them: constant = start_lr for the warmup steps,
+    then the full LR; gradual = linear from start_lr towards the full LR."""
+    tr = train.load_batches("digits", batch_size=10, n_train=30, device="cpu")[0]  # 3 steps/epoch
+    lrs = {}
+    for mode in ("constant", "gradual"):
+        o = distributed.warmup_overrides(mode, lr=0.8, start_lr=0.1, warmup_epochs=2)
+        torch.manual_seed(0)
+        h = train.fit(distributed.NoBNNet(10, 1, 4), tr, None, epochs=3, progress=False, **o)
+        assert not math.isnan(h.loss[-1])
+        lrs[mode] = h.lr
+    assert lrs["constant"] == pytest.approx([0.1] * 6 + [0.8] * 3)
+    assert lrs["gradual"][0] == pytest.approx(0.1) and lrs["gradual"][6:] == pytest.approx([0.8] * 3)
+    assert all(a < b for a, b in zip(lrs["gradual"][:6], lrs["gradual"][1:7]))
+
+
+def test_match_verdict():
+    assert distributed.match_verdict(0.001, 0.002) == "reproduced"
+    assert distributed.match_verdict(0.006, 0.002) == "partly (close, outside the noise)"
+    assert distributed.match_verdict(0.05, 0.002) == "not reproduced at this scale"

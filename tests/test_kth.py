@@ -1,0 +1,175 @@
+"""The KTH procedure (002 §4.2-4.4): schedule rules, the choosers, and the whole call on digits."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sclib import kth, schedules, train
+from sclib.errors import ConfigError
+from sclib.lr_finder import RangeTest
+from sclib.train import History
+
+
+def curve(level, n=60, diverge_at=None):
+    """A range-test-like curve: 2.3 falling to ``level`` and flat; blows up from ``diverge_at``."""
+    lrs = np.logspace(-4, 0, n)
+    loss = level + (2.3 - level) * np.exp(-np.arange(n) / 10.0)
+    if diverge_at is not None:
+        loss = loss[:diverge_at]
+        lrs = lrs[:diverge_at]
+    return RangeTest(lrs=list(lrs), losses=list(loss), smoothed=list(loss),
+                     stopped_early=diverge_at is not None)
+
+
+# ------------------------------------------------------------------ CLR (§4.3)
+def test_clr_bounds_rule():
+    s = kth.clr_spec(0.04, epochs=40)
+    assert s["kind"] == "clr" and s["mode"] == "triangular"
+    assert s["max_lr"] == pytest.approx(0.04)
+    assert s["base_lr"] == pytest.approx(0.01)                    # 1/4 of the optimal constant LR
+    assert 2 <= s["step_epochs"] <= 10
+    assert (40 / (2 * s["step_epochs"])) == int(40 / (2 * s["step_epochs"]))  # whole cycles
+    assert kth.clr_spec(0.03, 40, min_fraction=1 / 3)["base_lr"] == pytest.approx(0.01)
+    with pytest.raises(ConfigError, match="min_fraction"):
+        kth.clr_spec(0.03, 40, min_fraction=1.5)
+    with pytest.raises(ConfigError, match="lr0"):
+        kth.clr_spec(0.0, 40)
+
+
+# ------------------------------------------------------------------ super-convergence (§4.4)
+def _trace(spec, lr, momentum, total=200):
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=lr, momentum=momentum)
+    sched = schedules.build(spec, opt, total, 10)
+    lrs, moms = [], []
+    for _ in range(total):
+        lrs.append(opt.param_groups[0]["lr"])
+        moms.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        sched.step()
+    return np.array(lrs), np.array(moms)
+
+
+def test_sc_spec_fields_and_shape():
+    lr0 = 0.02
+    s = kth.sc_spec(lr0, 0.9)
+    assert s["kind"] == "onecycle" and s["three_phase"] is True
+    assert s["max_lr"] == pytest.approx(10 * lr0) and s["div_factor"] == 10
+    assert s["pct_start"] == 0.45
+    assert (s["base_momentum"], s["max_momentum"]) == (0.85, 0.9)
+    lrs, moms = _trace(s, lr0, 0.9)
+    assert lrs[0] == pytest.approx(lr0)                            # min = optimal constant LR
+    assert lrs.max() == pytest.approx(10 * lr0, rel=1e-3)          # max = 10x
+    assert (lrs[-20:] < lr0).all()                                  # the last 10% below the start
+    assert moms[0] == pytest.approx(0.9) and moms[-1] == pytest.approx(0.9, abs=1e-3)
+    assert moms.min() == pytest.approx(0.85, abs=1e-3)
+    assert moms[int(np.argmax(lrs))] == pytest.approx(0.85, abs=1e-3)  # inverted: low at the LR peak
+    with pytest.raises(ConfigError):
+        kth.sc_spec(lr0, momentum=0.8)                              # min momentum above max
+
+
+def test_methods_share_the_tuned_values():
+    t = kth.Tuned("simple", "digits", lr=0.05, momentum=0.9, weight_decay=1e-6)
+    m = kth.methods(t, epochs=8)
+    assert list(m) == ["constant", "CLR", "super-convergence"]
+    for v in m.values():
+        assert v["lr"] == 0.05 and v["weight_decay"] == 1e-6 and v["momentum"] == 0.9
+        schedules.normalize(v["schedule"])
+
+
+# ------------------------------------------------------------------ scoring and choosing
+def test_curve_score_penalizes_divergence():
+    full, stopped = curve(1.0), curve(1.0, diverge_at=30)
+    assert kth.curve_score(stopped, planned=60) > kth.curve_score(full, planned=60)
+    assert kth.curve_score(curve(0.5)) < kth.curve_score(curve(1.0))
+
+
+def test_choose_picks_argmin_and_keeps_first_on_ties():
+    best, scores = kth.choose({"a": curve(1.0), "b": curve(0.4), "c": curve(0.7)})
+    assert best == "b" and scores["b"] == min(scores.values())
+    best, _ = kth.choose({"x": curve(0.5), "y": curve(0.5)})
+    assert best == "x"
+    with pytest.raises(ConfigError):
+        kth.choose({})
+
+
+def synthetic_wd_probe(best_wd):
+    """A probe whose loss level is lowest at ``best_wd`` (in log space): a synthetic WD curve."""
+    calls = []
+
+    def probe(start_lr, end_lr, iters, momentum, weight_decay):
+        calls.append(weight_decay)
+        level = 0.3 + 0.1 * abs(math.log10(weight_decay) - math.log10(best_wd))
+        return curve(level, n=iters)
+    return probe, calls
+
+
+def test_weight_decay_search_picks_argmin_of_synthetic_curve():
+    probe, calls = synthetic_wd_probe(3e-6)
+    coarse, fine = kth.weight_decay_steps(probe, 0.01, 0.9, iters=40)
+    assert coarse.value in (1e-6, 1e-5)                    # nearest decades to 3e-6
+    assert coarse.value == 1e-6 or abs(math.log10(coarse.value / 3e-6)) <= 0.5
+    assert fine.value == pytest.approx(3e-6)               # the fine grid finds it
+    assert set(coarse.curves) == set(kth.WD_COARSE)
+    assert fine.value == min(fine.scores, key=fine.scores.get)
+    assert len(calls) == len(kth.WD_COARSE) + 2            # ×1 is reused from the coarse search
+    assert coarse.iterations == 40 * len(kth.WD_COARSE) and fine.iterations == 80
+
+
+def test_momentum_step_picks_lowest_and_not_diverging():
+    def probe(start_lr, end_lr, iters, momentum, weight_decay):
+        assert start_lr == pytest.approx(0.001) and end_lr == pytest.approx(0.3)
+        if momentum == 0.99:
+            return curve(0.1, n=iters, diverge_at=15)      # lowest early, then diverges
+        return curve({0.85: 0.6, 0.9: 0.4, 0.95: 0.5}[momentum], n=iters)
+    s = kth.momentum_step(probe, 0.01, iters=60)
+    assert s.value == 0.9 and set(s.scores) == set(kth.MOMENTA)
+
+
+def test_diff_noise():
+    # one seed each: binomial s.e. of a difference
+    assert kth.diff_noise([0.5], [0.5], 1000) == pytest.approx(math.sqrt(2 * 0.25 / 1000))
+    # several seeds with a large spread: the spread wins
+    assert kth.diff_noise([0.3, 0.7], [0.5, 0.5], 10000) == pytest.approx(0.2)
+
+
+def test_tta_rows_never_when_not_reached():
+    def h(accs):
+        return History(epoch=list(range(1, len(accs) + 1)), test_acc=accs, seconds=[1.0] * len(accs))
+    runs = {"constant": [h([0.3, 0.5, 0.6])], "SC": [h([0.4, 0.6, 0.7])], "CLR": [h([0.2, 0.3, 0.4])]}
+    rows = {r["method"]: r for r in kth.tta_rows("x", runs)}
+    assert rows["constant"]["epochs_to_target"] == 3 and rows["SC"]["epochs_to_target"] == 2
+    assert rows["SC"]["speedup_vs_baseline"] == 1.5 and rows["SC"]["seconds_to_target"] == 2.0
+    assert rows["CLR"]["epochs_to_target"] == "never"
+    assert rows["constant"]["target"] == 60.0
+
+
+# ------------------------------------------------------------------ the whole procedure on digits
+def test_tune_on_digits_end_to_end():
+    p = kth.Prober("simple", "digits", batch_size=64, seed=0, device="cpu")
+    before = {k: v.clone() for k, v in p.model.state_dict().items()}
+    t = kth.tune(p, range_iters=40, probe_iters=10, coarse=(1e-2, 1e-4, 1e-6), momenta=(0.85, 0.9, 0.99))
+    assert 1e-4 < t.lr < 1.0
+    assert t.momentum in (0.85, 0.9, 0.99)
+    cw = t.steps["weight_decay_coarse"].value
+    assert t.weight_decay in [cw * f for f in kth.WD_FINE_FACTORS]
+    assert set(t.steps) == {"lr", "momentum", "weight_decay_coarse", "weight_decay"}
+    assert t.iterations == p.iterations <= 40 + 3 * 10 + 3 * 10 + 2 * 10   # the budget
+    assert all(torch.equal(before[k], v) for k, v in p.model.state_dict().items())  # model restored
+    # the same call gives the same numbers (same init, same batches)
+    p2 = kth.Prober("simple", "digits", batch_size=64, seed=0, device="cpu")
+    t2 = kth.tune(p2, range_iters=40, probe_iters=10, coarse=(1e-2, 1e-4, 1e-6), momenta=(0.85, 0.9, 0.99))
+    assert t2.row() == t.row()
+
+
+def test_study_on_digits_without_probes():
+    st = kth.study("simple", "digits", n_train=None, n_test=None, epochs=2, batch_size=64, seeds=1,
+                   range_iters=30, probe_iters=None, probe_batch_size=64, device="cpu",
+                   default_momentum=0.9, default_wd=1e-5)
+    assert (st.tuned.momentum, st.tuned.weight_decay) == (0.9, 1e-5)
+    assert st.tuned.steps["momentum"].curves == {}           # not probed: stated, not faked
+    assert set(st.runs) == {"constant", "CLR", "super-convergence"}
+    sc = st.runs["super-convergence"][0]
+    assert max(sc.lr) == pytest.approx(10 * st.tuned.lr, rel=0.05)  # sampled per iteration
+    assert all(len(h.test_acc) == 2 for hs in st.runs.values() for h in hs)
