@@ -33,6 +33,11 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
+def _one_line(e: BaseException) -> str:
+    """A library's error text on one line (tarfile's, for one, spans several)."""
+    return " ".join(str(e).split())
+
+
 def cache_dir() -> Path:
     d = Path(os.environ.get("SCLIB_CACHE", Path.home() / ".cache" / "sclib"))
     d.mkdir(parents=True, exist_ok=True)
@@ -99,7 +104,7 @@ def _read_idx(path: Path) -> np.ndarray:
         arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
         return arr.reshape(shape)
     except (OSError, ValueError, EOFError, struct.error) as e:
-        raise DataMissingError(f"corrupt idx file {path}: {e}") from None
+        raise DataMissingError(f"corrupt idx file {path}: {_one_line(e)}") from None
 
 
 def _find_fashion_mnist(root) -> Path:
@@ -161,7 +166,7 @@ def _decode_cifar_tarball(path: Path, split: str):
                 xs.append(np.asarray(img, dtype=np.uint8))
                 ys.append(CIFAR10_CLASSES.index(cls))
     except (tarfile.TarError, OSError, EOFError, zlib.error, UnidentifiedImageError) as e:
-        raise DataMissingError(f"cifar10: corrupt tarball {path}: {e}") from None
+        raise DataMissingError(f"cifar10: corrupt tarball {path}: {_one_line(e)}") from None
     if not xs:
         raise DataMissingError(f"cifar10: no {split} images found in {path}")
     x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()
@@ -186,10 +191,10 @@ def _load_cifar10(split: str, root, download: bool):
     try:
         ds = CIFAR10(str(r), train=(split == "train"), download=download)
     except RuntimeError as e:
-        raise DataMissingError(f"cifar10: {e} (root={r}; pass download=True when online)") from None
+        raise DataMissingError(f"cifar10: {_one_line(e)} (root={r}; pass download=True when online)") from None
     except Exception as e:  # URLError and friends when offline
         raise DataMissingError(
-            f"cifar10: download failed ({type(e).__name__}: {e}); this machine seems offline. "
+            f"cifar10: download failed ({type(e).__name__}: {_one_line(e)}); this machine seems offline. "
             "Copy cifar-10-batches-py into root, or use ../shared/data/cifar10-jpeg.tar.gz."
         ) from None
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
@@ -246,7 +251,7 @@ def _load_imagefolder(name: str, split: str, root):
     try:
         items = _imagefolder_items(name, root, split)
     except (OSError, ValueError, IndexError) as e:
-        raise DataMissingError(f"{name}: unreadable layout under {root} ({e}). {IMAGEFOLDER_HELP[name]}.") from None
+        raise DataMissingError(f"{name}: unreadable layout under {root} ({_one_line(e)}). {IMAGEFOLDER_HELP[name]}.") from None
     if not items:
         raise DataMissingError(f"{name}: no images found under {root}. {IMAGEFOLDER_HELP[name]}.")
     size = IMAGEFOLDER_SIZE[name]
@@ -259,7 +264,7 @@ def _load_imagefolder(name: str, split: str, root):
             try:
                 img = Image.open(f).convert("RGB").resize((size, size), Image.BILINEAR)
             except (OSError, UnidentifiedImageError) as e:
-                raise DataMissingError(f"{name}: unreadable image {f}: {e}") from None
+                raise DataMissingError(f"{name}: unreadable image {f}: {_one_line(e)}") from None
             xs.append(np.asarray(img, dtype=np.uint8))
         x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()
         return x, torch.tensor([c for _, c in items], dtype=torch.int64)

@@ -252,7 +252,7 @@ CHAPTERS = {
                       momentum=0.9, weight_decay=5e-4, warmup_epochs=1, ls_eps=0.1,
                       mixup_alpha=0.2, distill_T=4.0, root=None, device=None),
         "cpu": dict(dataset="cifar10", model="resnet8", teacher_model="resnet20", n_train=1600,
-                    n_test=1000, epochs=4, teacher_epochs=4, batch_size=128, seeds=2, base_lr=0.2,
+                    n_test=1000, epochs=4, teacher_epochs=12, batch_size=128, seeds=2, base_lr=0.2,
                     momentum=0.9, weight_decay=5e-4, warmup_epochs=1, ls_eps=0.1,
                     mixup_alpha=0.2, distill_T=4.0, root=None, device=None),
         "gpu": dict(dataset="cifar10", model="resnet20", teacher_model="resnet56", n_train=None,

@@ -293,8 +293,6 @@ def test_cifar10_missing_offline(cache, tmp_path, monkeypatch):
     no_partial_files(cache)
 
 
-@pytest.mark.xfail(strict=True, reason="requests-robustness.md R1: a corrupt CIFAR-10 tarball gives a "
-                                       "DataMissingError of five lines (tarfile's own message), not one")
 def test_corrupt_cifar10_tarball(cache, tmp_path):
     tb = tmp_path / "cifar10-jpeg.tar.gz"
     tb.write_bytes(b"not a tarball at all")
