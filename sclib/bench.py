@@ -200,13 +200,16 @@ def cpu_options(cfg, steps: int = 20, compile: bool = True, repeats: int = 3) ->
     return rows
 
 
-def book_times(build: bool = True) -> dict:
-    """Whole-book costs: the recorded papermill seconds of every executed page (at its profile),
+def book_times(build: bool = True, exclude=()) -> dict:
+    """Whole-book costs: the recorded papermill seconds of every executed page (at its profile)
+    but those named in ``exclude`` (a page that calls this while it runs cannot time itself),
     a full Jupyter Book build into an empty folder and a rebuild with nothing changed."""
     from . import runner
 
     pages = {}
     for nb in sorted(runner.BOOK.glob("*.ipynb")):
+        if nb.stem in exclude:
+            continue
         try:
             meta = json.loads(nb.read_text())["metadata"].get("sclib") or {}
         except (json.JSONDecodeError, KeyError):

@@ -42,6 +42,8 @@ def test_book_times_sums_the_recorded_seconds(tmp_path, monkeypatch):
     assert set(out["pages"]) == {"a", "b"}
     assert out["execute_s"] == pytest.approx(1560.5)
     assert out["pages"]["b"]["profile"] == "cpu" and "full_build_s" not in out
+    out = bench.book_times(build=False, exclude=("b",))
+    assert set(out["pages"]) == {"a"} and out["execute_s"] == pytest.approx(60.0)
 
 
 def test_fit_vs_loop_and_iterator(smoke):

@@ -5,20 +5,11 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
+from conftest import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 PAGES = sorted(p.stem for p in BOOK.glob("*.ipynb"))
-
-
-def _toc_files() -> set:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    out = set()
-    for part in toc.get("parts", []):
-        for ch in part.get("chapters", []):
-            out.add(ch["file"])
-    return out
 
 
 def _html_outputs(name: str):
@@ -33,7 +24,7 @@ def _html_outputs(name: str):
 
 
 def test_every_executed_page_is_in_the_toc():
-    toc = _toc_files()
+    toc = set(toc_files())
     missing = [n for n in PAGES if f"book/{n}" not in toc]
     assert not missing, f"executed pages not in _toc.yml: {missing}"
     absent = [f for f in toc if not (ROOT / f"{f}.ipynb").exists() and not (ROOT / f"{f}.md").exists()]

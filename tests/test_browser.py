@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from conftest import toc_files
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = Path(os.environ.get("SCLIB_BOOK_HTML", ROOT / "_build" / "html"))  # another build: set this
@@ -75,28 +76,8 @@ def rendered():
         return dict(ex.map(one, PAGES))
 
 
-def _toc_files():
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                files.append(e["file"])
-            walk(e.get("sections"))
-            for part in e.get("chapters", []) if isinstance(e.get("chapters"), list) else []:
-                files.append(part["file"])
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return files
-
-
 def test_every_toc_entry_has_a_page():
-    missing = [f for f in _toc_files() if not (HTML / f"{f}.html").exists()]
+    missing = [f for f in toc_files() if not (HTML / f"{f}.html").exists()]
     assert not missing, f"pages in _toc.yml without HTML: {missing}"
 
 
@@ -170,7 +151,7 @@ def test_page_loads_every_resource_offline(page, rendered):
 
 def _chapter_pages():
     out = []
-    for f in _toc_files():
+    for f in toc_files():
         nb = ROOT / f"{f}.ipynb"
         if nb.exists():
             out.append(f)
