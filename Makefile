@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book book-check browser test bench stale nbval-refresh clean
+.PHONY: book book-check browser test test-portable bench stale nbval-refresh clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ browser: book-check
 ## Unit tests + nbval over the smoke profile of every notebook.
 test: $(STAMP)
 	$(PY) -m pytest
+
+## nbval once more under a capped CPU kernel dispatch (.ci/dispatch-cap prints it): AVX2 kernels on
+## an AVX-512 CPU, SSE4 BLAS/oneDNN on an AVX2 one. The checked outputs must not depend on the CPU.
+test-portable: $(STAMP)
+	env $$(.ci/dispatch-cap) $(PY) -m pytest -q notebooks
 
 ## Benchmarks (issue 10 "Speed" 1-4 and the CPU options); prints the ratios. Minutes, CPU-heavy.
 bench: $(STAMP)

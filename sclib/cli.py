@@ -1,6 +1,6 @@
 """Command line: ``python -m sclib run|book|stale``.
 
-    python -m sclib run NOTEBOOK [--profile smoke|cpu|gpu] [-p NAME VALUE]...
+    python -m sclib run NOTEBOOK [--profile smoke|cpu|gpu] [-p NAME VALUE]... [--out PATH | --into-book]
     python -m sclib book [--check] [--strict]
     python -m sclib stale
     python -m sclib nbval-refresh [NOTEBOOK...]
@@ -28,10 +28,15 @@ class _Parser(argparse.ArgumentParser):
 def _parser():
     p = _Parser(prog="python -m sclib", description="Run the study's notebooks and build its book.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="execute notebooks/NOTEBOOK.ipynb with papermill into book/")
+    r = sub.add_parser("run", help="execute notebooks/NOTEBOOK.ipynb with papermill "
+                                   "(into runs/NOTEBOOK-PROFILE.ipynb unless --out or --into-book)")
     r.add_argument("notebook")
     r.add_argument("--profile", default=runner.BOOK_PROFILE)
     r.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    where = r.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="PATH", help="write the executed notebook here (a .ipynb file)")
+    where.add_argument("--into-book", action="store_true",
+                       help="replace the book page book/NOTEBOOK.ipynb (what `make book` would do)")
     b = sub.add_parser("book", help="execute stale notebooks, then build the HTML book in _build/html")
     b.add_argument("--check", action="store_true",
                    help="never execute: report stale pages and build from what is committed")
@@ -58,8 +63,13 @@ def main(argv=None) -> int:
                 if k == "profile":
                     raise ConfigError("give the profile with --profile, not -p profile")
                 params[k] = runner.parse_value(v, k)
-            out = runner.execute(args.notebook, args.profile, params)
-            print(f"wrote {out.relative_to(runner.ROOT)}")
+            if args.into_book:
+                out = runner.BOOK / f"{args.notebook}.ipynb"
+            else:
+                out = Path(args.out) if args.out else runner.default_out(args.notebook, args.profile)
+            out = runner.execute(args.notebook, args.profile, params, out=out.resolve())
+            shown = out.relative_to(runner.ROOT) if out.is_relative_to(runner.ROOT) else out
+            print(f"wrote {shown}")
             return 0
         if args.cmd == "nbval-refresh":
             for n in args.notebooks or runner.notebook_names():

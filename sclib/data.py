@@ -344,7 +344,8 @@ class Batches:
             raise ConfigError(
                 f"batch_size={self.batch_size} is larger than the data ({len(self.labels)} examples)"
             )
-        x = self.images.float().div_(255.0)
+        # the default dtype: float64 at the smoke profile (see sclib.profiles.NUMERICS)
+        x = self.images.to(torch.get_default_dtype()).div_(255.0)
         if self.mean is None:
             self.mean = tuple(x.mean(dim=(0, 2, 3)).tolist())
             self.std = tuple(x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist())

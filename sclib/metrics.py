@@ -30,7 +30,7 @@ def map_at_k(scores: torch.Tensor, targets: torch.Tensor, k: int = 3) -> float:
     k = min(k, scores.shape[1])
     top = scores.topk(k, dim=1).indices                      # N×k, best first
     hit = top == targets.view(-1, 1)                           # at most one True per row
-    weights = 1.0 / torch.arange(1, k + 1, dtype=torch.float32, device=scores.device)
+    weights = 1.0 / torch.arange(1, k + 1, dtype=torch.float64, device=scores.device)
     return (hit.float() * weights).sum(dim=1).mean().item()
 
 

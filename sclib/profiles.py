@@ -10,12 +10,20 @@ calls the same function before running anything, so bad input fails fast, in one
 """
 from __future__ import annotations
 
+import ast
+import os
+import sys
 from types import SimpleNamespace
 
 from . import data, models
 from .errors import ConfigError, check_choice, check_number
 
 PROFILES = ("smoke", "cpu", "gpu")
+
+#: Floating-point type per profile. The smoke profile computes in float64: its outputs are what
+#: nbval compares on every reader's CPU, and float32 training results move in the 4th digit
+#: between CPU kernel dispatches (AVX2 vs AVX-512), float64 ones in the 16th.
+DTYPES = {"smoke": "float64", "cpu": "float32", "gpu": "float32"}
 
 
 def _pos_int(name, v):
@@ -354,3 +362,65 @@ def resolve(chapter: str, profile: str, **overrides) -> SimpleNamespace:
     for k, v in cfg.items():
         CHECKS[k](k, v)
     return SimpleNamespace(profile=profile, **cfg)
+
+
+def use_dtype(name: str) -> None:
+    """Make ``name`` torch's default dtype here and in every process started from here (the
+    environment variable ``SCLIB_DTYPE`` is read when sclib is imported: torchrun workers)."""
+    import torch
+
+    check_choice("dtype", name, ("float32", "float64"))
+    os.environ["SCLIB_DTYPE"] = name
+    torch.set_default_dtype(getattr(torch, name))
+
+
+def _injected_names(namespace: dict) -> list:
+    """Names papermill assigned in its injected cell (source starting "# Parameters"), read from
+    IPython's input history; [] when the notebook was not run by papermill with parameters."""
+    names = []
+    for src in namespace.get("In", []) or []:
+        if isinstance(src, str) and src.lstrip().startswith("# Parameters"):
+            try:
+                tree = ast.parse(src)
+            except SyntaxError:
+                continue
+            names += [t.id for node in tree.body if isinstance(node, ast.Assign)
+                      for t in node.targets if isinstance(t, ast.Name)]
+    return names
+
+
+def _one_line_errors() -> None:
+    """In a notebook kernel, show a ConfigError or DataMissingError as one line (the message),
+    not a traceback: papermill then prints that line, as ``sclib run`` does."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    from .errors import DataMissingError
+
+    def one_line(shell, etype, value, tb, tb_offset=None):
+        stb = [f"sclib: error: {value}"]
+        shell._showtraceback(etype, value, stb)  # IPython shows nothing of a custom handler's own
+        return stb
+
+    ip.set_custom_exc((ConfigError, DataMissingError), one_line)
+
+
+def configure(chapter: str, namespace: dict) -> SimpleNamespace:
+    """A notebook's configuration in one line: ``cfg = profiles.configure("x", globals())``.
+
+    Reads ``profile`` and every parameter from the notebook's namespace (its parameters cell and
+    papermill's injected cell), rejects injected names that are not parameters of the chapter
+    and bad values with the same one-line error as ``sclib run``, and sets the profile's dtype."""
+    _one_line_errors()
+    check_choice("notebook", chapter, tuple(CHAPTERS))
+    profile = namespace.get("profile", "smoke")
+    known = set(CHAPTERS[chapter]["cpu"])
+    given = {k: namespace[k] for k in known if k in namespace}
+    given.update({k: namespace[k] for k in _injected_names(namespace) if k != "profile"})
+    cfg = resolve(chapter, profile, **given)
+    use_dtype(DTYPES[profile])
+    return cfg

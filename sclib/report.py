@@ -1,10 +1,24 @@
-"""Tables and verdicts: how a measured result is set beside a paper's."""
+"""Tables and verdicts: how a measured result is set beside a paper's.
+
+- The verdict engine: :func:`verdict` (paired t-tests / TOST on per-seed values),
+  :func:`speed_verdict` (paired bootstrap of a time-to-target ratio) with
+  :func:`epochs_to_target` and :func:`baseline_target`; both return a :class:`Verdict` labelled
+  from the fixed vocabulary :data:`LABELS`.
+- Summary rows in one vocabulary for every chapter: :func:`row`, :func:`exact`, :func:`not_run`,
+  :func:`table` (columns :data:`ROW_COLUMNS`), :func:`label_of`, :func:`counts`.
+- Older helpers (:func:`mean_std`, :func:`compare`, :func:`ratio_verdict`, :func:`summary_rows`)
+  kept until their callers move to the engine.
+"""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
+from .errors import ConfigError, check_choice, check_number
 
 SUMMARY_COLUMNS = ["claim", "source", "paper", "ours", "scale", "verdict"]
 
@@ -38,3 +52,287 @@ def summary_rows(rows: list[dict], chapter: str) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     df.insert(0, "chapter", chapter)
     return df
+
+
+# ====================================================================== verdict engine
+# One vocabulary for every chapter's summary. A label is earned by a test at a stated level,
+# never by a point estimate alone.
+REPRODUCED, CONTRADICTED, INCONCLUSIVE, EXACT, NOT_RUN = LABELS = (
+    "reproduced", "contradicted", "inconclusive", "exact", "not run")
+CLAIMS = ("greater", "less", "equivalent")
+ROW_COLUMNS = ["claim", "source", "paper", "ours", "95% CI", "seeds", "scale", "verdict"]
+_MAX_SEEDS = 10_000  # search cap for "how many seeds would resolve the paper's effect"
+_NAN_CI = (math.nan, math.nan)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One measured claim: the label, the paired difference (or speed ratio) and its 95% CI."""
+    label: str
+    diff: float
+    ci: tuple
+    n: int
+    claim: str
+    margin: float | None = None
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.label} ({self.note})" if self.note else self.label
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _scalar(param, value, **limits):
+    if isinstance(value, np.generic):  # numpy scalars pass as Python numbers
+        value = value.item()
+    check_number(param, value, **limits)
+    return float(value)
+
+
+def _paired(ours, baseline, names=("ours", "baseline")):
+    a = np.asarray(ours, dtype=float)
+    b = np.asarray(baseline, dtype=float)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ConfigError(f"{names[0]} and {names[1]} must be 1-D per-seed values, "
+                          f"got shapes {a.shape} and {b.shape}")
+    if a.shape != b.shape:
+        raise ConfigError(f"{names[0]} and {names[1]} must be paired by seed (same length), "
+                          f"got lengths {a.size} and {b.size}")
+    return a, b
+
+
+def _short(x: float) -> str:
+    """Two significant digits, trailing zeros kept: 0.41, 0.20, 0.0041, 1.5, 12."""
+    if not math.isfinite(x) or x == 0:
+        return f"{x:g}"
+    decimals = max(0, 1 - math.floor(math.log10(abs(x))))
+    return f"{x:.{decimals}f}"
+
+
+def seeds_to_resolve(sd: float, effect: float, level: float = 0.95) -> int | None:
+    """Smallest n with t_{(1+level)/2, n−1}·sd/√n ≤ |effect| (None beyond 10,000 seeds)."""
+    if sd == 0:
+        return 2
+    n = np.arange(2, _MAX_SEEDS + 1)
+    ok = stats.t.ppf((1 + level) / 2, n - 1) * sd / np.sqrt(n) <= abs(effect)
+    return int(n[ok.argmax()]) if ok.any() else None
+
+
+def verdict(ours, baseline, *, claim: str, margin: float | None = None, alpha: float = 0.05,
+            paper_effect: float | None = None, chance: float | None = None,
+            gate: float = 0.05) -> Verdict:
+    """Label a paper's claim about ``ours − baseline`` from per-seed values paired by seed.
+
+    - ``claim="greater"``/``"less"``: reproduced when the one-sided paired t-test at ``alpha``
+      rejects "no effect or the other way"; contradicted when the opposite one-sided test
+      rejects; else inconclusive.
+    - ``claim="equivalent"`` (needs ``margin`` > 0, metric units): TOST. Reproduced when both
+      one-sided tests against ±margin reject at ``alpha`` (the 1−2α CI lies inside ±margin);
+      contradicted when the mean is significantly above +margin or below −margin.
+    - Always inconclusive: fewer than 3 pairs; a non-finite value (a diverged run); a baseline
+      whose mean is below ``chance + gate`` (it did not train); and, when ``paper_effect`` is
+      given, a 95% CI half-width wider than |paper_effect| (the note says about how many seeds
+      the observed sd would need to resolve it).
+    - A constant difference (zero sd) counts as infinitely significant in its sign; a constant
+      zero difference is no evidence for greater/less and lies inside any margin.
+
+    ``diff`` is the mean paired difference, ``ci`` its two-sided 95% t-interval (nan when n < 2).
+    """
+    check_choice("claim", claim, CLAIMS)
+    alpha = _scalar("alpha", alpha, lo=0, hi=0.5, lo_open=True, hi_open=True)
+    if claim == "equivalent" and margin is None:
+        raise ConfigError("margin is required for claim='equivalent' (metric units, > 0)")
+    if margin is not None:
+        margin = _scalar("margin", margin, lo=0, lo_open=True)
+    if paper_effect is not None:
+        paper_effect = _scalar("paper_effect", paper_effect)
+    if chance is not None:
+        chance = _scalar("chance", chance)
+    gate = _scalar("gate", gate)
+    a, b = _paired(ours, baseline)
+    n = a.size
+    out = dict(n=n, claim=claim, margin=margin)
+
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        with np.errstate(invalid="ignore"):
+            diff = float(np.mean(a - b)) if n else math.nan
+        return Verdict(INCONCLUSIVE, diff, _NAN_CI, note="a run diverged", **out)
+    d = a - b
+    diff = float(d.mean()) if n else math.nan
+    sd = float(d.std(ddof=1)) if n >= 2 else math.nan
+    # Differences equal to within rounding are constant: ulp noise must not become "significant".
+    tol = 64 * np.finfo(float).eps * float(max(np.abs(a).max(initial=0), np.abs(b).max(initial=0)))
+    if sd <= tol:
+        sd = 0.0
+    se = sd / math.sqrt(n) if n >= 2 else math.nan
+    half = float(stats.t.ppf(0.975, n - 1)) * se if n >= 2 else math.nan
+    ci = (diff - half, diff + half) if n >= 2 else _NAN_CI
+    out.update(diff=diff, ci=ci)
+
+    if chance is not None and n and b.mean() < chance + gate:
+        return Verdict(INCONCLUSIVE, note="baseline did not train", **out)
+    if n < 3:
+        return Verdict(INCONCLUSIVE, note="n < 3", **out)
+
+    def rejects(mu0: float, side: str) -> bool:
+        """One-sided test of H1: mean > mu0 (side 'above') or mean < mu0 ('below') at alpha."""
+        delta = diff - mu0
+        if sd == 0:  # constant difference: decided by its sign, ties are no evidence
+            return (delta > tol) if side == "above" else (delta < -tol)
+        t = delta / se if side == "above" else -delta / se
+        return float(stats.t.sf(t, n - 1)) < alpha
+
+    if claim == "equivalent":
+        if rejects(-margin, "above") and rejects(margin, "below"):
+            label = REPRODUCED
+        elif rejects(margin, "above") or rejects(-margin, "below"):
+            label = CONTRADICTED
+        else:
+            label = INCONCLUSIVE
+    else:
+        toward, away = ("above", "below") if claim == "greater" else ("below", "above")
+        label = (REPRODUCED if rejects(0.0, toward)
+                 else CONTRADICTED if rejects(0.0, away) else INCONCLUSIVE)
+
+    if paper_effect is not None and half > abs(paper_effect):
+        k = seeds_to_resolve(sd, paper_effect)
+        seeds = f"≈{k}" if k is not None else f"> {_MAX_SEEDS}"
+        return Verdict(INCONCLUSIVE, note=(f"CI ±{_short(half)} wider than the paper's effect "
+                                           f"{_short(abs(paper_effect))}; {seeds} seeds would "
+                                           f"resolve it"), **out)
+    return Verdict(label, **out)
+
+
+# ---------------------------------------------------------------- speed claims
+def epochs_to_target(curves, target: float) -> np.ndarray:
+    """Per seed, the first 1-based epoch whose accuracy reaches ``target`` (inf if never)."""
+    target = _scalar("target", target)
+    # A seed whose final accuracy *is* the target must reach it despite the mean's rounding.
+    reach = target - 1e-12 * max(1.0, abs(target))
+    out = []
+    for curve in curves:
+        hit = np.flatnonzero(np.asarray(curve, dtype=float) >= reach)
+        out.append(float(hit[0] + 1) if hit.size else math.inf)
+    return np.array(out, dtype=float)
+
+
+def baseline_target(baseline_curves) -> float:
+    """The common target of a speed claim: the baseline's final accuracy, averaged over seeds.
+
+    Never the worse run's accuracy: a target the slow arm barely reaches says nothing."""
+    finals = [np.asarray(c, dtype=float)[-1] for c in baseline_curves]
+    if not finals:
+        raise ConfigError("baseline_curves must hold at least one per-seed curve")
+    return float(np.mean(finals))
+
+
+def _speed_ratio(mean_base, mean_ours):
+    """mean(baseline)/mean(ours) where never reaching the target (inf) is the slowest possible:
+    ours inf → 0, baseline inf → inf, both inf → 1 (neither is faster)."""
+    mb, mo = np.asarray(mean_base, dtype=float), np.asarray(mean_ours, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = mb / mo
+    r = np.where(np.isinf(mo), 0.0, r)
+    return np.where(np.isinf(mo) & np.isinf(mb), 1.0, r)
+
+
+def speed_verdict(ours_epochs, baseline_epochs, *, claim_ratio: float | None = None,
+                  alpha: float = 0.05, n_boot: int = 2000, seed: int = 0) -> Verdict:
+    """Label "ours reaches the baseline's accuracy faster" from per-seed epochs (or steps) to a
+    common target (:func:`baseline_target`, :func:`epochs_to_target`; inf = never), paired by seed.
+
+    Statistic: ratio = mean(baseline_epochs)/mean(ours_epochs) (> 1: ours faster). A paired
+    bootstrap over seeds (indices resampled jointly, fixed RNG ``seed``, so the output is
+    deterministic) gives its (1−alpha) percentile CI, 95% by default. Reproduced when the CI's
+    lower bound is > 1, contradicted when its upper bound is < 1, else inconclusive; n < 3 is
+    always inconclusive. A point ratio > 1 alone never earns a label. With ``claim_ratio`` (the
+    paper's speed-up) the note says when the paper's ratio lies outside the CI.
+    ``diff`` holds the point ratio, ``ci`` its CI, ``claim`` is "faster".
+    """
+    alpha = _scalar("alpha", alpha, lo=0, hi=0.5, lo_open=True, hi_open=True)
+    if isinstance(n_boot, np.integer):
+        n_boot = int(n_boot)
+    check_number("n_boot", n_boot, lo=100, integer=True)
+    if claim_ratio is not None:
+        claim_ratio = _scalar("claim_ratio", claim_ratio, lo=0, lo_open=True)
+    o, b = _paired(ours_epochs, baseline_epochs, ("ours_epochs", "baseline_epochs"))
+    if np.isnan(o).any() or np.isnan(b).any() or (o <= 0).any() or (b <= 0).any():
+        raise ConfigError("ours_epochs and baseline_epochs must be > 0 (inf = never reached); "
+                          "got nan or a non-positive value")
+    n = o.size
+    ratio = float(_speed_ratio(b.mean(), o.mean())) if n else math.nan
+    out = dict(diff=ratio, n=n, claim="faster")
+    if n < 2:
+        return Verdict(INCONCLUSIVE, ci=_NAN_CI, note="n < 3", **out)
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    boot = _speed_ratio(b[idx].mean(axis=1), o[idx].mean(axis=1))
+    # inverted_cdf picks resampled values: no interpolation between inf and inf
+    lo, hi = (float(x) for x in np.quantile(boot, [alpha / 2, 1 - alpha / 2],
+                                            method="inverted_cdf"))
+    out["ci"] = (lo, hi)
+    if n < 3:
+        return Verdict(INCONCLUSIVE, note="n < 3", **out)
+    if np.isinf(o).all():
+        note = "neither reached the target" if np.isinf(b).all() else "ours never reached the target"
+        return Verdict(INCONCLUSIVE if np.isinf(b).all() else CONTRADICTED, note=note, **out)
+    label = REPRODUCED if lo > 1 else CONTRADICTED if hi < 1 else INCONCLUSIVE
+    note = ""
+    if claim_ratio is not None and label == REPRODUCED and not lo <= claim_ratio <= hi:
+        side = "above" if claim_ratio > hi else "below"
+        note = f"paper's ×{claim_ratio:g} {side} the CI"
+    return Verdict(label, note=note, **out)
+
+
+# ---------------------------------------------------------------- summary rows
+def row(claim: str, source: str, paper, v: Verdict, *, scale: str, fmt: str = "{:+.2f}",
+        unit: str = "", ours: str | None = None) -> dict:
+    """A summary row from a :class:`Verdict`; "ours" is the measured difference (``fmt`` + ``unit``,
+    e.g. "+0.42 points") unless ``ours`` overrides it (e.g. "84.1 vs 83.7 (Δ +0.4)")."""
+    def num(x):
+        return "—" if math.isnan(x) else fmt.format(x)
+    lo, hi = v.ci
+    return {"claim": claim, "source": source, "paper": paper,
+            "ours": ours if ours is not None else num(v.diff) + ("" if math.isnan(v.diff) else unit),
+            "95% CI": "—" if math.isnan(lo) else f"[{num(lo)}, {num(hi)}]",
+            "seeds": v.n, "scale": scale, "verdict": v.text}
+
+
+def exact(claim: str, source: str, paper, ours, *, scale: str, holds: bool = True) -> dict:
+    """A deterministic check (no seeds, no CI): "exact" when it holds, else contradicted."""
+    return {"claim": claim, "source": source, "paper": paper, "ours": ours, "95% CI": "—",
+            "seeds": "—", "scale": scale,
+            "verdict": EXACT if holds else f"{CONTRADICTED} (exact check)"}
+
+
+def not_run(claim: str, source: str, paper, *, scale: str, reason: str) -> dict:
+    return {"claim": claim, "source": source, "paper": paper, "ours": "—", "95% CI": "—",
+            "seeds": "—", "scale": scale, "verdict": f"{NOT_RUN} ({reason})"}
+
+
+def label_of(text) -> str:
+    """The LABELS entry a verdict cell starts with ("inconclusive (n < 3)" → "inconclusive")."""
+    if isinstance(text, str):
+        for label in LABELS:
+            if text == label or text.startswith(label + " "):
+                return label
+    raise ConfigError(f"verdict {text!r} does not start with one of: {', '.join(LABELS)}")
+
+
+def table(rows: list[dict], chapter: str | None = None) -> pd.DataFrame:
+    """Summary rows as a DataFrame with exactly ROW_COLUMNS (a leading "chapter" when given)."""
+    for r in rows:
+        if set(r) != set(ROW_COLUMNS):
+            raise ConfigError(f"row keys must be exactly {ROW_COLUMNS}, got {list(r)}")
+        label_of(r["verdict"])
+    df = pd.DataFrame(list(rows), columns=ROW_COLUMNS)
+    if chapter is not None:
+        df.insert(0, "chapter", chapter)
+    return df
+
+
+def counts(df: pd.DataFrame) -> dict:
+    """Label → number of rows, every label present (zeros included)."""
+    found = [label_of(t) for t in df["verdict"]]
+    return {label: found.count(label) for label in LABELS}

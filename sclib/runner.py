@@ -385,21 +385,30 @@ def restamp(name: str) -> Path:
     return final
 
 
-def execute(name: str, profile: str = BOOK_PROFILE, params: dict | None = None, out_dir: Path = BOOK,
+def default_out(name: str, profile: str) -> Path:
+    """``runs/NAME-PROFILE.ipynb`` (git-ignored), where ``sclib run`` writes unless told
+    otherwise: a rerun with other parameters never replaces a book page."""
+    return ROOT / "runs" / f"{name}-{profile}.ipynb"
+
+
+def execute(name: str, profile: str = BOOK_PROFILE, params: dict | None = None, out: Path | None = None,
             log_output: bool = False) -> Path:
-    """Run ``notebooks/NAME.ipynb`` with papermill into ``out_dir/NAME.ipynb``, atomically."""
+    """Run ``notebooks/NAME.ipynb`` with papermill into ``out`` (default: the book page
+    ``book/NAME.ipynb``, which is what ``make book`` wants), atomically."""
     import nbformat
     import papermill as pm
 
     params = dict(params or {})
     validate(name, profile, params)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / f"{name}.ipynb"
-    # Work outside book/ (a build must never see a half-written page), same filesystem for
-    # an atomic rename.
-    tmp_dir = ROOT / ".sclib-tmp"
+    final = Path(out) if out is not None else BOOK / f"{name}.ipynb"
+    if final.suffix != ".ipynb":
+        raise ConfigError(f"--out={str(out)!r} must name a .ipynb file")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Work outside book/ (a build must never see a half-written page), on the same filesystem as
+    # the result for an atomic rename.
+    tmp_dir = ROOT / ".sclib-tmp" if final.parent.resolve() == BOOK.resolve() else final.parent
     tmp_dir.mkdir(exist_ok=True)
-    tmp = tmp_dir / f"{name}.{os.getpid()}.ipynb"
+    tmp = tmp_dir / f".{name}.{os.getpid()}.tmp.ipynb"
     fp = fingerprint(name, profile)  # before running: a source edited meanwhile makes the page stale
     t0 = time.time()
     try:

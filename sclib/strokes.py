@@ -399,7 +399,7 @@ class RenderedBatches:
         for i in range(0, n, self.batch_size):
             idx = order[i: i + self.batch_size]
             x = render_batch([self.drawings[j] for j in idx.tolist()], **self.render)
-            x = (x.float().div_(255.0) - self.mean) / self.std
+            x = (x.to(torch.get_default_dtype()).div_(255.0) - self.mean) / self.std
             yield x.to(self.x.device), self.y[idx.to(self.y.device)]
 
 

@@ -216,12 +216,38 @@ def test_failing_notebook_keeps_the_old_page_and_leaves_no_temp_file(tree, capsy
     nbformat.write(nb, tree / "notebooks" / "demo.ipynb")
     old = tree / "book" / "demo.ipynb"
     old.write_text('{"old": true}')
-    code, lines = run_main(capsys, "run", "demo", "--profile", "smoke")
+    code, lines = run_main(capsys, "run", "demo", "--profile", "smoke", "--into-book")
     assert code == 1
     assert len(lines) == 1 and "batch_size" in lines[0] and "ConfigError" in lines[0]
     assert old.read_text() == '{"old": true}'
     assert sorted(p.name for p in (tree / "book").iterdir()) == ["demo.ipynb"]
     assert not list((tree / ".sclib-tmp").glob("*"))
+
+
+def _demo(tree, code="x = 1"):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('profile = "smoke"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, tree / "notebooks" / "demo.ipynb")
+
+
+def test_sclib_run_never_replaces_a_book_page_unless_asked(tree, capsys):
+    _demo(tree)
+    page = tree / "book" / "demo.ipynb"
+    page.write_text('{"committed": true}')
+    code, _ = run_main(capsys, "run", "demo", "--profile", "smoke")
+    assert code == 0 and page.read_text() == '{"committed": true}'
+    assert (tree / "runs" / "demo-smoke.ipynb").exists()
+    code, _ = run_main(capsys, "run", "demo", "--profile", "smoke", "--out", str(tree / "mine.ipynb"))
+    assert code == 0 and (tree / "mine.ipynb").exists() and page.read_text() == '{"committed": true}'
+    code, _ = run_main(capsys, "run", "demo", "--profile", "smoke", "--into-book")
+    assert code == 0 and page.read_text() != '{"committed": true}'
+    code, lines = run_main(capsys, "run", "demo", "--profile", "smoke", "--out", str(tree / "x.txt"))
+    assert code == 2 and len(lines) == 1 and "--out" in lines[0]
 
 
 # ============================================================== sclib.data.load
