@@ -179,6 +179,10 @@ def cpu_options(cfg, steps: int = 20, compile: bool = True, repeats: int = 3) ->
     rows = [{"option": name, "img_s": v} for name, v in best.items()]
     base = rows[0]["img_s"]
     if compile:
+        import logging
+
+        # inductor's "No CUDA runtime is found" on a CPU machine is a fact, not a warning to print
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         try:
             m = torch.compile(fresh())
             t0 = time.perf_counter()

@@ -51,7 +51,9 @@ def _parser():
 
 
 def _stale():
-    return {n: r for n in runner.notebook_names() if (r := runner.stale_reason(n))}
+    # derived pages last: they read what the others publish
+    names = sorted(runner.notebook_names(), key=lambda n: n in runner.DERIVED)
+    return {n: r for n in names if (r := runner.stale_reason(n))}
 
 
 def main(argv=None) -> int:
@@ -93,8 +95,14 @@ def main(argv=None) -> int:
                 print(f"STALE (not retrained here): book/{n}.ipynb: {why}", file=sys.stderr)
         else:
             for n, why in stale.items():
-                print(f"executing {n} at profile {runner.BOOK_PROFILE} ({why}) ...", flush=True)
-                runner.execute(n, runner.BOOK_PROFILE)
+                if n not in runner.DERIVED:
+                    print(f"executing {n} at profile {runner.BOOK_PROFILE} ({why}) ...", flush=True)
+                    runner.execute(n, runner.BOOK_PROFILE)
+            for n in runner.DERIVED:  # after the chapters: they may have changed its inputs
+                why = runner.stale_reason(n) if n in runner.notebook_names() else None
+                if why:
+                    print(f"executing {n} at profile {runner.BOOK_PROFILE} ({why}) ...", flush=True)
+                    runner.execute(n, runner.BOOK_PROFILE)
         jb = Path(sys.executable).parent / "jupyter-book"  # the venv's own console script
         cmd = [str(jb), "build", str(runner.ROOT)]
         if args.strict:

@@ -8,8 +8,9 @@
   optimizer's own range test; the CLR accuracy after N·25/70 epochs is read from the same run
   (CyclicLR does not depend on the run's length, and the data order and initialization depend
   only on the seed, so the first N·25/70 epochs of the long run *are* the short run).
-- Verdicts per table row (:func:`delta_verdict`) and SGDR's restart epochs
-  (:func:`restart_epochs`).
+- Per Table 3 row, the paper's claim (:func:`claim_for`) and its verdict from
+  :func:`sclib.report.verdict` on per-seed accuracies paired by seed (:func:`table3_verdicts`),
+  and SGDR's restart epochs (:func:`restart_epochs`).
 """
 from __future__ import annotations
 
@@ -110,34 +111,54 @@ def acc_at(hs, epoch: int) -> np.ndarray:
     return np.array([h.test_acc[epoch - 1] for h in hs], dtype=float)
 
 
-def delta_verdict(ours_mean: float, ours_noise: float, paper: float | None) -> str:
-    """Verdict for a CLR-minus-fixed difference (points) against the paper's.
-
-    ``ours_noise``: the spread of our difference across seeds (points). The tolerance is
-    2·max(noise, 0.5 points): within it of the paper's difference -> reproduced; else same
-    sign -> partly; else not reproduced at this scale."""
-    if paper is None or math.isnan(ours_mean):
-        return "no paper value"
-    tol = 2 * max(ours_noise, 0.5)
-    if abs(ours_mean - paper) <= tol:
-        return "reproduced"
-    if ours_mean * paper > 0 or (abs(paper) <= tol and abs(ours_mean) <= tol):
-        return "partly (same direction, different size)"
-    return "not reproduced at this scale"
+def claim_for(paper_diff: float, margin: float) -> str:
+    """The paper's claim for CLR − fixed, read off its own Table 3 difference (points): within
+    ±``margin`` "equivalent" (CLR matches the fixed LR), else the sign's direction."""
+    if abs(paper_diff) <= margin:
+        return "equivalent"
+    return "greater" if paper_diff > 0 else "less"
 
 
-def table3_frame(results: dict, paper: dict, epochs: int) -> pd.DataFrame:
+def table3_verdicts(results: dict, paper: dict, epochs: int, *, margin: float,
+                    chance: float | None = None) -> dict:
+    """One verdict per Table 3 row the paper prints: (optimizer, budget) -> dict(verdict, claim,
+    paper_diff, ours, fixed), budget "short" (N·25/70) or "N".
+
+    ``ours``/``fixed``: per-seed test accuracies in points (CLR at the budget, fixed LR at N),
+    paired by seed (same initialization and data order). The claim is :func:`claim_for` of the
+    paper's difference; a directional claim gets the paper's difference as ``paper_effect``.
+    ``margin`` (points) is the declared equivalence margin, ``chance`` (points) gates a fixed-LR
+    baseline that did not train. ``paper`` is as in :func:`table3_frame`."""
+    short = short_epochs(epochs)
+    out = {}
+    for opt, r in results.items():
+        p_fixed = paper.get((opt, "fixed", "N"))
+        fixed = 100 * acc_at(r["runs"]["fixed"], epochs)
+        for budget, ep in (("short", short), ("N", epochs)):
+            p = paper.get((opt, "triangular", budget))
+            if p is None or p_fixed is None:
+                continue
+            dp = round(p - p_fixed, 1)
+            claim = claim_for(dp, margin)
+            ours = 100 * acc_at(r["runs"]["triangular"], ep)
+            v = report.verdict(ours, fixed, claim=claim, margin=margin if claim == "equivalent" else None,
+                               paper_effect=None if claim == "equivalent" else dp, chance=chance,
+                               gate=5.0)
+            out[(opt, budget)] = dict(verdict=v, claim=claim, paper_diff=dp, ours=ours, fixed=fixed)
+    return out
+
+
+def table3_frame(results: dict, paper: dict, epochs: int, verdicts: dict | None = None) -> pd.DataFrame:
     """004's Table 3 layout with ours beside the paper's.
 
     ``paper`` maps (optimizer, policy, budget) with budget in {"N", "short"} to an accuracy (%)
-    and (optimizer, "bounds") to a (lo, hi) tuple; missing entries print as '—'."""
+    and (optimizer, "bounds") to a (lo, hi) tuple; missing entries print as '—'. ``verdicts``
+    (from :func:`table3_verdicts`) fills the verdict column of the CLR rows; the fixed-LR rows
+    are the baselines and rows without a paper value have no claim to judge ('—')."""
     short = short_epochs(epochs)
+    verdicts = verdicts or {}
     rows = []
-    fixed_means = {o: float(acc_at(r["runs"]["fixed"], epochs).mean()) for o, r in results.items()}
-    ours_rank = {o: i + 1 for i, o in enumerate(sorted(fixed_means, key=lambda o: -fixed_means[o]))}
     paper_fixed = {o: paper.get((o, "fixed", "N")) for o in results}
-    known = {o: v for o, v in paper_fixed.items() if v is not None}
-    paper_rank = {o: i + 1 for i, o in enumerate(sorted(known, key=lambda o: -known[o]))}
     for opt, r in results.items():
         spe = r["runs"]["fixed"][0].steps_per_epoch
         fixed = acc_at(r["runs"]["fixed"], epochs)
@@ -149,14 +170,13 @@ def table3_frame(results: dict, paper: dict, epochs: int) -> pd.DataFrame:
             "LR (ours)": f"{b['fixed']:.2g}",
             "accuracy % (paper)": _fmt(paper_fixed[opt]), "accuracy % (ours)": report.mean_std(fixed),
             "Δ vs fixed, points (paper)": "", "Δ vs fixed, points (ours)": "",
-            "verdict": (f"rank {ours_rank[opt]} of {len(results)} (paper: {paper_rank[opt]})"
-                        + (" — same rank" if ours_rank[opt] == paper_rank.get(opt) else " — different rank"))
-            if opt in paper_rank else "no paper value"})
+            "verdict": "— (baseline)"})
         for budget, ep, label in (("short", short, f"{PAPER_ITERS[1]:,}"), ("N", epochs, f"{PAPER_ITERS[0]:,}")):
             tri = acc_at(r["runs"]["triangular"], ep)
             d = 100 * (tri - fixed)
             p = paper.get((opt, "triangular", budget))
             dp = None if p is None or paper_fixed[opt] is None else round(p - paper_fixed[opt], 1)
+            v = verdicts.get((opt, budget))
             rows.append({
                 "LR type/bounds": (f"{b['base_lr']:.2g} - {b['max_lr']:.2g}" + (f" (paper {pb[0]} - {pb[1]})" if pb else ""))
                 if budget == "short" else "",
@@ -165,7 +185,7 @@ def table3_frame(results: dict, paper: dict, epochs: int) -> pd.DataFrame:
                 "accuracy % (paper)": _fmt(p), "accuracy % (ours)": report.mean_std(tri),
                 "Δ vs fixed, points (paper)": "—" if dp is None else f"{dp:+.1f}",
                 "Δ vs fixed, points (ours)": f"{d.mean():+.1f} ± {d.std():.1f}",
-                "verdict": delta_verdict(float(d.mean()), float(d.std()), dp)})
+                "verdict": v["verdict"].text if v else "— (no paper value)"})
     return pd.DataFrame(rows)
 
 

@@ -292,6 +292,13 @@ def load(name: str, split: str = "train", root=None, download: bool = False):
     return _load_cifar10(split, root, download)
 
 
+def chance(name: str, root=None) -> float:
+    """1 / the number of classes of dataset ``name`` (from its test labels): the accuracy of a
+    guess, the floor below which a run has not trained (``sclib.report.verdict``'s ``chance``)."""
+    _, y = load(name, "test", root=root)
+    return 1.0 / (int(y.max()) + 1)
+
+
 def subset(images, labels, n: int | None, seed: int = 0):
     """A class-balanced random subset of ``n`` examples (all of them when ``n`` is None)."""
     if n is None or n >= len(labels):

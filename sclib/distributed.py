@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -337,19 +336,6 @@ def smith_schedules(*, lr: float, factor: float, milestones: list) -> dict:
         "increase batch": dict(lr=lr, schedule="constant",
                                batch_schedule=dict(milestones=ms, factor=factor)),
     }
-
-
-def match_verdict(diff: float, noise: float, tol: float = 0.0) -> str:
-    """Verdict for a claimed equality ("the large batch matches the baseline"): |diff| within
-    twice the seed spread (or ``tol``) -> reproduced."""
-    if math.isnan(diff):
-        return "not measured"
-    lim = max(2 * noise, tol)
-    if abs(diff) <= lim:
-        return "reproduced"
-    if abs(diff) <= 2 * lim:
-        return "partly (close, outside the noise)"
-    return "not reproduced at this scale"
 
 
 if __name__ == "__main__":

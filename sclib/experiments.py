@@ -1,9 +1,13 @@
-"""Multi-run experiments that chapters share: seeds × methods, with one progress bar."""
+"""Multi-run experiments that chapters share: seeds × methods, with one progress bar; and their
+time-to-target bookkeeping, labelled by the verdict engine (:func:`speed`, :func:`tta_rows`)."""
 from __future__ import annotations
 
-from tqdm import tqdm
+import math
 
-from . import lr_finder, models, train
+import numpy as np
+
+from . import lr_finder, models, report, train
+from .progress import bar as progress_bar
 
 
 def range_test(cfg, seed: int = 0, **kw):
@@ -25,7 +29,7 @@ def compare(cfg, methods: dict, seeds=None, epochs=None, progress: bool = True) 
     seeds = list(range(cfg.seeds)) if seeds is None else list(seeds)
     out = {label: [] for label in methods}
     jobs = [(label, s) for s in seeds for label in methods]
-    for label, s in tqdm(jobs, desc="runs", unit="run", disable=not progress, mininterval=5):
+    for label, s in progress_bar(jobs, desc="runs", unit="run", disable=not progress, mininterval=5):
         kw = dict(dataset=cfg.dataset, model=cfg.model, epochs=epochs or cfg.epochs,
                   batch_size=cfg.batch_size, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                   n_train=cfg.n_train, n_test=cfg.n_test, device=cfg.device, root=cfg.root,
@@ -35,20 +39,49 @@ def compare(cfg, methods: dict, seeds=None, epochs=None, progress: bool = True) 
     return out
 
 
-def time_to_baseline(runs: dict, baseline: str) -> dict:
-    """Per method: mean epochs and seconds to reach the baseline's best accuracy *of the same
-    seed* (paired), inf when some seed never reaches it within the budget."""
-    import math
 
-    import numpy as np
+def speed(ours: list, baseline: list, *, claim_ratio: float | None = None) -> dict:
+    """The claim "``ours`` reaches the baseline's accuracy in fewer epochs", from Histories
+    paired by seed.
 
-    targets = [h.best_test_acc for h in runs[baseline]]
-    out = {}
+    Seed i's target is the *baseline* run's final test accuracy of seed i
+    (:func:`sclib.report.baseline_target` of that one curve): the accuracy the baseline's whole
+    budget buys, never the worse run's best. The baseline reaches its own target by its last
+    epoch at the latest, so its epochs are finite and a baseline seed that ends below the mean
+    cannot make the ratio infinite. Per seed, the first epoch of each arm that reaches the target
+    (inf = never) goes to :func:`sclib.report.speed_verdict` (ratio = mean baseline epochs / mean
+    ``ours`` epochs). Returns target (the mean of the per-seed targets), the per-seed epochs of
+    both arms and the :class:`~sclib.report.Verdict`."""
+    if len(ours) != len(baseline) or not baseline:
+        raise ValueError("ours and baseline need the same, non-zero number of runs (one per seed)")
+    targets = [report.baseline_target([b.test_acc]) for b in baseline]
+    e_ours = np.array([report.epochs_to_target([o.test_acc], t)[0] for o, t in zip(ours, targets)])
+    e_base = np.array([report.epochs_to_target([b.test_acc], t)[0] for b, t in zip(baseline, targets)])
+    v = report.speed_verdict(e_ours, e_base, claim_ratio=claim_ratio)
+    return dict(target=float(np.mean(targets)), ours_epochs=e_ours, baseline_epochs=e_base, verdict=v)
+
+
+def tta_rows(experiment: str, runs: dict, baseline: str, *, claim_ratio: float | None = None) -> list:
+    """Rows of a time-to-target table: per method (label -> Histories, or objects with a
+    ``.history``, paired by seed), epochs and training seconds to the baseline's final accuracy of
+    the same seed (mean over seeds; "never" when a seed misses it; ``target`` is the mean target),
+    the speed-up over the baseline with its bootstrap CI, and the engine's verdict (:func:`speed`;
+    "—" on the baseline's own row)."""
+    runs = {k: [getattr(h, "history", None) or h for h in hs] for k, hs in runs.items()}  # Trained -> History
+    rows = []
     for label, hs in runs.items():
-        e = [h.epochs_to(t) for h, t in zip(hs, targets)]
-        s = [h.seconds_to(t) for h, t in zip(hs, targets)]
-        ok = all(map(math.isfinite, e))
-        out[label] = dict(epochs=float(np.mean(e)) if ok else math.inf,
-                          seconds=float(np.mean(s)) if ok else math.inf,
-                          reached=sum(map(math.isfinite, e)), of=len(e))
-    return out
+        sp = speed(hs, runs[baseline], claim_ratio=claim_ratio)
+        e = sp["ours_epochs"]
+        ok = bool(np.isfinite(e).all())
+        secs = [sum(h.seconds[: int(k)]) for h, k in zip(hs, e) if math.isfinite(k)]
+        v = sp["verdict"]
+        own = label == baseline
+        lo, hi = v.ci
+        rows.append({"experiment": experiment, "method": str(label), "target": round(100 * sp["target"], 2),
+                     "epochs_to_target": round(float(e.mean()), 2) if ok else "never",
+                     "seeds_reaching": f"{int(np.isfinite(e).sum())}/{len(e)}",
+                     "seconds_to_target": round(float(np.mean(secs)), 1) if ok else "never",
+                     "speedup_vs_baseline": 1.0 if own else round(v.diff, 2),
+                     "95% CI": "—" if own or math.isnan(lo) else f"[{lo:.2f}, {hi:.2f}]",
+                     "verdict": "—" if own else v.text})
+    return rows

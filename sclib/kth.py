@@ -233,17 +233,6 @@ def tune(prober: Prober, *, range_iters: int, probe_iters: int | None, start_lr:
     return Tuned(prober.network, prober.dataset, lr0, m, wd, steps)
 
 
-# ------------------------------------------------------------------ verdict helpers
-def diff_noise(a, b, n_test: int) -> float:
-    """Noise of a difference of two accuracies: the larger of the seeds' spread and the binomial
-    standard error of a difference on ``n_test`` examples (the only noise estimate for 1 seed)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    p = float(np.clip((a.mean() + b.mean()) / 2, 0.01, 0.99))
-    binom = math.sqrt(2 * p * (1 - p) / n_test)
-    spread = max(a.std(), b.std()) if min(len(a), len(b)) > 1 else 0.0
-    return float(max(binom, spread))
-
-
 # ------------------------------------------------------------------ one (network, dataset) study
 @dataclass
 class Study:
@@ -287,22 +276,6 @@ def study(network: str, dataset: str, *, n_train, n_test, epochs: int, batch_siz
     return Study(tuned, runs, dict(n_train=n_train, n_test=n_test, epochs=epochs,
                                    batch_size=batch_size, seeds=seeds))
 
-
-def tta_rows(experiment: str, runs: dict, baseline: str = "constant") -> list:
-    """Rows of the time-to-accuracy table: epochs and seconds to the baseline's best accuracy."""
-    from . import experiments
-
-    ttb = experiments.time_to_baseline(runs, baseline)
-    target = float(np.mean([h.best_test_acc for h in runs[baseline]]))
-    base_e = ttb[baseline]["epochs"]
-    rows = []
-    for label, t in ttb.items():
-        ok = math.isfinite(t["epochs"])
-        rows.append(dict(experiment=experiment, method=label, target=round(100 * target, 2),
-                         epochs_to_target=t["epochs"] if ok else "never",
-                         seconds_to_target=round(t["seconds"], 1) if ok else "never",
-                         speedup_vs_baseline=round(base_e / t["epochs"], 2) if ok else "never"))
-    return rows
 
 
 def plot_step(step: Step, ax=None, title=None, fmt="{:g}"):

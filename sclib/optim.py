@@ -223,7 +223,8 @@ def track_norms(*, dataset: str, model: str, epochs: int, batch_size: int, lr: f
     the fixed point of the seed's argument: for SGDW with momentum β1 at constant LR α,
     ``x = x − m − w·x`` and ``m = β1·m + α·ḡ`` give ``ḡ = −(1−β1)·(w/α)·x`` (β1 = 0: the seed's
     ``∂L/∂W = −βW`` with β = w/α). Returned: per-step lists and ``cos`` (cosine of ḡ with −x)
-    and ``ratio`` (‖ḡ‖ over the predicted norm) per group, and the final test accuracy.
+    and ``ratio`` (‖ḡ‖ over the predicted norm) per group, the final test accuracy and
+    ``num_classes``.
     """
     from . import models as M
     from . import train as T
@@ -277,5 +278,6 @@ def track_norms(*, dataset: str, model: str, epochs: int, batch_size: int, lr: f
                                         ratio=float(gbar.norm()) / pred if pred > 0 else math.inf)
     _, acc = T.evaluate(net, te)
     out["test_acc"] = acc
+    out["num_classes"] = int(head.shape[0])  # 1/num_classes: the chance level of test_acc
     out["steps_per_epoch"] = spe
     return out

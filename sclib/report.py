@@ -6,8 +6,8 @@
   from the fixed vocabulary :data:`LABELS`.
 - Summary rows in one vocabulary for every chapter: :func:`row`, :func:`exact`, :func:`not_run`,
   :func:`table` (columns :data:`ROW_COLUMNS`), :func:`label_of`, :func:`counts`.
-- Older helpers (:func:`mean_std`, :func:`compare`, :func:`ratio_verdict`, :func:`summary_rows`)
-  kept until their callers move to the engine.
+- :func:`mean_std` for display; :func:`publish`, :func:`read_rows` and :func:`count_table` carry
+  a chapter's rows to the summary page.
 """
 from __future__ import annotations
 
@@ -20,38 +20,14 @@ from scipy import stats
 
 from .errors import ConfigError, check_choice, check_number
 
-SUMMARY_COLUMNS = ["claim", "source", "paper", "ours", "scale", "verdict"]
-
 
 def mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
-    """'91.2 ± 0.3' for a list of fractions (scaled to percent by default)."""
+    """'91.2 ± 0.3': mean ± sample standard deviation over seeds, for display (a fraction is
+    scaled to percent by default); just the mean for one seed. Never a verdict: see verdict()."""
     a = np.asarray(values, dtype=float) * scale
-    return f"{a.mean():.{digits}f} ± {a.std():.{digits}f}"
-
-
-def compare(diff_mean: float, noise: float, *, claim_positive: bool = True) -> str:
-    """Verdict for a claimed improvement: the measured difference against its noise."""
-    if math.isnan(diff_mean):
-        return "not measured"
-    sign = diff_mean if claim_positive else -diff_mean
-    if sign > noise:
-        return "reproduced"
-    if sign < -noise:
-        return "contradicted"
-    return "not significant at this scale"
-
-
-def ratio_verdict(ours: float, paper: float) -> str:
-    """Verdict for a claimed speed-up ratio (>1 means faster)."""
-    if math.isinf(ours) or ours <= 1.0:
-        return "not reproduced"
-    return "reproduced" if ours >= paper else "partly (faster, by less)"
-
-
-def summary_rows(rows: list[dict], chapter: str) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    df.insert(0, "chapter", chapter)
-    return df
+    if a.size < 2:
+        return f"{a.mean():.{digits}f}"
+    return f"{a.mean():.{digits}f} ± {a.std(ddof=1):.{digits}f}"
 
 
 # ====================================================================== verdict engine
@@ -336,3 +312,83 @@ def counts(df: pd.DataFrame) -> dict:
     """Label → number of rows, every label present (zeros included)."""
     found = [label_of(t) for t in df["verdict"]]
     return {label: found.count(label) for label in LABELS}
+
+
+# ---------------------------------------------------------------- the summary page
+ROWS_GLUE = "summary_rows_{}"
+
+
+#: how each label looks in a table (colour and weight), so a reader finds the verdicts at a glance
+VERDICT_CSS = {REPRODUCED: "color: #1a7f37; font-weight: 600",
+               CONTRADICTED: "color: #c62828; font-weight: 600",
+               INCONCLUSIVE: "color: #7a5c00",
+               EXACT: "color: #1f4e9c",
+               NOT_RUN: "color: #6e6e6e"}
+
+
+def styled(summary: pd.DataFrame, uid: str | None = None):
+    """A summary table as a reader sees it: no index, headers aligned with their text, the verdict
+    coloured by label, and the scale said once in the caption when every row shares it.
+
+    ``uid`` fixes the Styler's element ids (default: the chapter), so a re-executed page differs
+    from the last one only where a number changed."""
+    shown = summary.drop(columns="chapter") if "chapter" in summary else summary.copy()
+    caption = None
+    if "scale" in shown and len(shown) and shown["scale"].nunique() == 1:
+        caption = f"Scale of every row: {shown['scale'].iloc[0]}"
+        shown = shown.drop(columns="scale")
+    if uid is None and "chapter" in summary and len(summary):
+        uid = f"summary_{summary['chapter'].iloc[0]}"
+    sty = shown.style.hide(axis="index").set_uuid(uid or "summary")
+    if "verdict" in shown:
+        sty = sty.map(lambda t: VERDICT_CSS.get(label_of(t), ""), subset=["verdict"])
+    sty = sty.set_table_styles([{"selector": "th", "props": "text-align: left;"},
+                                {"selector": "td", "props": "text-align: left; vertical-align: top;"}])
+    return sty.set_caption(caption) if caption else sty
+
+
+def publish(summary: pd.DataFrame, chapter: str) -> None:
+    """Glue a chapter's summary table (``summary_<chapter>``, shown on the page and the summary
+    page, as :func:`styled`) and its rows as JSON (``summary_rows_<chapter>``, read back by
+    :func:`read_rows`)."""
+    from myst_nb import glue
+
+    shown = summary.drop(columns="chapter") if "chapter" in summary else summary
+    glue(f"summary_{chapter}", styled(shown, uid=f"summary_{chapter}"), display=False)
+    glue(ROWS_GLUE.format(chapter), shown.to_json(orient="records", force_ascii=False), display=False)
+
+
+def read_rows(page) -> list[dict] | None:
+    """The rows a chapter published in its executed page (``book/<chapter>.ipynb``); None when
+    the page is missing or published none (executed before the verdict engine)."""
+    import ast
+    import json
+    from pathlib import Path
+
+    page = Path(page)
+    if not page.exists():
+        return None
+    name = ROWS_GLUE.format(page.stem)
+    for cell in json.loads(page.read_text()).get("cells", []):
+        for out in cell.get("outputs", []):
+            if out.get("metadata", {}).get("scrapbook", {}).get("name") == name:
+                text = out.get("data", {}).get("text/plain", "")
+                text = "".join(text) if isinstance(text, list) else text
+                return json.loads(ast.literal_eval(text))
+    return None
+
+
+def count_table(rows_by_chapter: dict) -> pd.DataFrame:
+    """Rows per label and chapter (chapters whose page published no rows are left out), with a
+    total line. ``exact`` rows are deterministic checks, not reproductions: they are counted apart."""
+    out = []
+    for chapter, rows in rows_by_chapter.items():
+        if rows is None:
+            continue
+        c = counts(pd.DataFrame(rows, columns=ROW_COLUMNS))
+        out.append({"chapter": chapter, **c, "rows": len(rows)})
+    df = pd.DataFrame(out, columns=["chapter", *LABELS, "rows"])
+    if len(df):
+        total = {"chapter": "all chapters", **{k: int(df[k].sum()) for k in [*LABELS, "rows"]}}
+        df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
+    return df

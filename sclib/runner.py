@@ -32,6 +32,38 @@ def notebook_names() -> tuple:
     return tuple(sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))
 
 
+#: Pages made from the other pages (read, never trained): executed after them, and stale when
+#: the rows those pages publish change.
+DERIVED = ("summary",)
+
+
+def toc_pages() -> list:
+    """The book's pages (stems of ``book/...`` entries) in the order of ``_toc.yml``."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    out = []
+
+    def walk(entries):
+        for e in entries or []:
+            if str(e.get("file", "")).startswith("book/"):
+                out.append(e["file"].split("/", 1)[1])
+            walk(e.get("sections"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return out
+
+
+def chapter_rows() -> dict:
+    """Every chapter page's published summary rows (None where it published none), toc order."""
+    from . import report
+
+    return {n: report.read_rows(BOOK / f"{n}.ipynb") for n in toc_pages()
+            if n not in DERIVED and (NOTEBOOKS / f"{n}.ipynb").exists()}
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
@@ -131,7 +163,10 @@ def sclib_hash(name: str) -> str:
 
 
 def fingerprint(name: str, profile: str) -> dict:
-    return {"source": source_hash(name), "sclib": sclib_hash(name), "profile": profile}
+    fp = {"source": source_hash(name), "sclib": sclib_hash(name), "profile": profile}
+    if name in DERIVED:
+        fp["pages"] = _sha(json.dumps(chapter_rows(), sort_keys=True).encode())
+    return fp
 
 
 def recorded(name: str) -> dict | None:
@@ -150,7 +185,7 @@ def stale_reason(name: str, profile: str = BOOK_PROFILE) -> str | None:
     if rec is None:
         return "missing"
     want = fingerprint(name, profile)
-    changed = [k for k in ("source", "sclib", "profile") if rec.get("fingerprint", {}).get(k) != want[k]]
+    changed = [k for k in want if rec.get("fingerprint", {}).get(k) != want[k]]
     return None if not changed else f"{', '.join(changed)} changed"
 
 
@@ -341,7 +376,8 @@ def _insert_header(nb, cell) -> None:
         if "sclib-run-info" in c.get("metadata", {}).get("tags", []):
             nb.cells[i] = cell
             return
-    nb.cells.insert(1 if nb.cells else 0, cell)
+    title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), 0)
+    nb.cells.insert(title + 1 if nb.cells else 0, cell)  # after the title (a front-matter cell may precede it)
 
 
 def restamp(name: str) -> Path:

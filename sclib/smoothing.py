@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from . import metrics, train
+from .progress import bar as progress_bar
 from .errors import ConfigError, check_number
 
 #: Real-data smoothing strengths of the issue (0 is the plain-CE baseline).
@@ -275,12 +275,14 @@ class Trained:
     mean_conf: float
     logit_norm: float        # mean L2 norm of the logit vector
     conf: np.ndarray         # max-softmax confidence of every test image
+    num_classes: int = 0     # K: 1/K is chance accuracy
     history: object = None
 
 
 @torch.no_grad()
 def measure(model, test_batches, n_bins: int = 15) -> dict:
-    """Accuracy, NLL, ECE, confidences and logit norms of ``model`` on normalized (x, y) batches."""
+    """Accuracy, NLL, ECE, confidences, logit norms and the number of classes of ``model`` on
+    normalized (x, y) batches."""
     model.eval()
     logits, ys = [], []
     for x, y in test_batches:
@@ -288,7 +290,7 @@ def measure(model, test_batches, n_bins: int = 15) -> dict:
         ys.append(y.cpu())
     z, y = torch.cat(logits), torch.cat(ys)
     p = z.softmax(1)
-    return dict(acc=metrics.accuracy(z, y), nll=F.cross_entropy(z, y).item(),
+    return dict(acc=metrics.accuracy(z, y), nll=F.cross_entropy(z, y).item(), num_classes=int(z.shape[1]),
                 ece=metrics.expected_calibration_error(p, y, n_bins=n_bins),
                 conf=p.max(1).values.numpy(), logit_norm=z.norm(dim=1).mean().item())
 
@@ -300,7 +302,7 @@ def real_data(cfg, epsilons=EPSILONS, progress: bool = True) -> dict:
         _check_eps(e, "label_smoothing")
     out = {e: [] for e in epsilons}
     jobs = [(e, s) for s in range(cfg.seeds) for e in epsilons]
-    for e, s in tqdm(jobs, desc="runs", unit="run", disable=not progress, mininterval=5):
+    for e, s in progress_bar(jobs, desc="runs", unit="run", disable=not progress, mininterval=5):
         h, net, test = train.run(dataset=cfg.dataset, model=cfg.model, epochs=cfg.epochs,
                                  batch_size=cfg.batch_size, lr=cfg.lr, schedule="cosine",
                                  momentum=cfg.momentum, weight_decay=cfg.weight_decay,
@@ -310,5 +312,6 @@ def real_data(cfg, epsilons=EPSILONS, progress: bool = True) -> dict:
         m = measure(net, test, n_bins=cfg.ece_bins)
         out[e].append(Trained(eps=e, seed=s, test_acc=m["acc"], train_loss=h.train_loss[-1],
                               test_nll=m["nll"], ece=m["ece"], mean_conf=float(m["conf"].mean()),
-                              logit_norm=m["logit_norm"], conf=m["conf"], history=h))
+                              logit_norm=m["logit_norm"], conf=m["conf"],
+                              num_classes=m["num_classes"], history=h))
     return out

@@ -1,5 +1,5 @@
-"""Super-convergence pieces: 003's one-cycle schedule, the accuracy-vs-LR range test, and the
-bookkeeping of budget comparisons (time to target, same-accuracy ratio).
+"""Super-convergence pieces: 003's one-cycle schedule and the accuracy-vs-LR range test. (Time to
+target and speed verdicts: :func:`sclib.experiments.speed`, :func:`sclib.experiments.tta_rows`.)
 
 003's schedule (``003_4ce0f1eb6a214195.txt``, One Cycle description), read literally: the LR
 rises linearly from ``min`` to ``max`` until 50% of all iterations, falls back to ``min`` at 90%,
@@ -180,36 +180,3 @@ def plateau_lr(rt: dict, frac: float = 0.9) -> float:
     while j + 1 < len(acc) and ok[j + 1]:
         j += 1
     return float(lr[j])
-
-
-# ---------------------------------------------------------------- budget bookkeeping
-def same_accuracy_ratio(base: list, method: list) -> dict:
-    """Baseline epochs / method epochs to the *same* accuracy, paired by seed: the target of a
-    seed is the lower of the two runs' best accuracies, so both reach it and the ratio is
-    finite. Returns ratio (mean baseline epochs / mean method epochs) and the mean target."""
-    if len(base) != len(method) or not base:
-        raise ValueError("base and method need the same, non-zero number of runs (one per seed)")
-    targets = [min(b.best_test_acc, m.best_test_acc) for b, m in zip(base, method)]
-    eb = [b.epochs_to(t) for b, t in zip(base, targets)]
-    em = [m.epochs_to(t) for m, t in zip(method, targets)]
-    return dict(ratio=float(np.mean(eb) / np.mean(em)), target=float(np.mean(targets)),
-                base_epochs=float(np.mean(eb)), method_epochs=float(np.mean(em)))
-
-
-def tta_rows(experiment: str, runs: dict, baseline: str) -> list:
-    """Rows of a time-to-target table: per method, epochs and training seconds until the test
-    accuracy first reaches the baseline's best (paired by seed; 'never' when a seed misses it)."""
-    from .experiments import time_to_baseline
-
-    ttb = time_to_baseline(runs, baseline)
-    target = 100 * float(np.mean([h.best_test_acc for h in runs[baseline]]))
-    base_e = ttb[baseline]["epochs"]
-    rows = []
-    for label in runs:
-        e, s = ttb[label]["epochs"], ttb[label]["seconds"]
-        fin = math.isfinite(e)
-        rows.append(dict(experiment=experiment, method=label, target=round(target, 2),
-                         epochs_to_target=round(e, 2) if fin else "never",
-                         seconds_to_target=round(s, 1) if fin else "never",
-                         speedup_vs_baseline=round(base_e / e, 2) if fin else "never"))
-    return rows

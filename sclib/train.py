@@ -10,7 +10,6 @@ import json
 import math
 import os
 import random
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from . import data as D
+from .progress import bar as progress_bar
 from . import models, schedules
 from .errors import ConfigError, check_choice, check_number
 
@@ -276,10 +275,8 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
             torch.set_rng_state(state["rng"])
             h = History.from_dict(json.loads(state["history"]))
             start = len(h.epoch)
-    if progress is None:
-        progress = os.environ.get("SCLIB_PROGRESS", "1") != "0"
-    bar = tqdm(range(start, epochs), desc=desc or schedules.describe(spec), unit="epoch",
-               disable=not progress or rank != 0, file=sys.stderr, mininterval=2.0, leave=False)
+    bar = progress_bar(range(start, epochs), desc=desc or schedules.describe(spec), unit="epoch",
+                       disable=progress is False or rank != 0)  # on the terminal, never in a page
     try:
         for ep in bar:
             if h.diverged:

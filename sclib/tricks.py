@@ -13,8 +13,10 @@ Initialization"), Shake-Shake and "Bag of Tricks for Image Classification" pages
 - Knowledge distillation is ``fit(teacher=, distill_T=)`` with the seed's loss
   (:func:`sclib.train.distill_loss`).
 
-This module runs the chapters' experiments and measures the trained models (accuracy, NLL,
-calibration); the notebooks only lay out tables and figures.
+This module runs the chapters' experiments, measures the trained models (accuracy, NLL,
+calibration) and reads the papers' effects that the verdicts test (:func:`paper_mixup`,
+:func:`paper_ablation`, :func:`paper_tweaks`; the verdicts themselves come from
+:func:`sclib.report.verdict`); the notebooks only lay out tables and figures.
 """
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from . import metrics, optim, train
+from . import metrics, optim, papers, report, train
+from .progress import bar as progress_bar
 
 #: mixup strengths of the issue (0 = plain ERM, the baseline).
 ALPHAS = (0.0, 0.2, 0.4, 1.0)
@@ -92,17 +94,19 @@ def mixup_sweep(cfg, alphas=ALPHAS, progress: bool = True) -> dict:
     """α -> [Trained per seed]: the same network, cosine LR decay, mixup with each α."""
     out = {a: [] for a in alphas}
     jobs = [(a, s) for s in range(cfg.seeds) for a in alphas]
-    for a, s in tqdm(jobs, desc="mixup runs", unit="run", disable=not progress, mininterval=5):
+    for a, s in progress_bar(jobs, desc="mixup runs", unit="run", disable=not progress, mininterval=5):
         out[a].append(run_measured(cfg.ece_bins, **_common(cfg, seed=s, schedule="cosine", mixup_alpha=a)))
     return out
 
 
 def mixup_long(cfg, alphas, progress: bool = True) -> dict:
-    """α -> Trained: seed 0 trained for ``cfg.long_epochs`` (the "mixup needs longer" check)."""
-    out = {}
-    for a in tqdm(alphas, desc="long runs", unit="run", disable=not progress, mininterval=5):
-        out[a] = run_measured(cfg.ece_bins, **_common(cfg, seed=0, epochs=cfg.long_epochs,
-                                                     schedule="cosine", mixup_alpha=a))
+    """α -> [Trained per seed] trained for ``cfg.long_epochs`` (the "mixup needs longer" check);
+    the same seeds as :func:`mixup_sweep`, so each seed's gain at both budgets can be paired."""
+    out = {a: [] for a in alphas}
+    jobs = [(a, s) for s in range(cfg.seeds) for a in alphas]
+    for a, s in progress_bar(jobs, desc="long runs", unit="run", disable=not progress, mininterval=5):
+        out[a].append(run_measured(cfg.ece_bins, **_common(cfg, seed=s, epochs=cfg.long_epochs,
+                                                          schedule="cosine", mixup_alpha=a)))
     return out
 
 
@@ -122,7 +126,7 @@ def trainability(cfg, depths, variants=None, progress: bool = True) -> dict:
     variants = variants or INIT_VARIANTS
     out = {}
     jobs = [(d, label) for d in depths for label in variants]
-    for d, label in tqdm(jobs, desc="depth runs", unit="run", disable=not progress, mininterval=5):
+    for d, label in progress_bar(jobs, desc="depth runs", unit="run", disable=not progress, mininterval=5):
         out[(d, label)] = run_measured(cfg.ece_bins, **_res(
             cfg, model=f"resnet{d}", epochs=1, n_train=cfg.depth_n_train,
             batch_size=cfg.depth_batch_size, schedule="constant", seed=0,
@@ -147,7 +151,7 @@ def zeroinit_table(cfg, rows=ZEROINIT_ROWS, progress: bool = True) -> dict:
     """label -> [Trained per seed] for the ZeroInit table's rows, cosine LR decay."""
     out = {label: [] for label, _, _ in rows}
     jobs = [(r, s) for s in range(cfg.res_seeds) for r in rows]
-    for (label, kw, mix), s in tqdm(jobs, desc="ZeroInit table", unit="run", disable=not progress,
+    for (label, kw, mix), s in progress_bar(jobs, desc="ZeroInit table", unit="run", disable=not progress,
                                     mininterval=5):
         out[label].append(run_measured(cfg.ece_bins, **_res(
             cfg, seed=s, schedule="cosine", model_kwargs=kw or None,
@@ -223,42 +227,79 @@ def ablation(cfg, teacher=None, progress: bool = True) -> dict:
              for v in TWEAKS]
     out = {label: [] for label, _ in rows}
     jobs = [(r, s) for s in range(cfg.seeds) for r in rows]
-    for (label, kw), s in tqdm(jobs, desc="ablation runs", unit="run", disable=not progress, mininterval=5):
+    for (label, kw), s in progress_bar(jobs, desc="ablation runs", unit="run", disable=not progress, mininterval=5):
         out[label].append(run_measured(15, **_bot(cfg, **kw, seed=s)))
     return out
 
 
-# ------------------------------------------------------------------ verdicts
-def delta_verdict(ours_prev, ours_now, paper_delta: float) -> str:
-    """Verdict for one added trick: our mean change (accuracy, fractions, per seed) against the
-    seed spread, in the direction the paper measured."""
-    a, b = np.asarray(ours_prev, float), np.asarray(ours_now, float)
-    d = float(b.mean() - a.mean())
-    if math.isnan(d):
-        return "not measured (diverged)"
-    noise = float(max(a.std(), b.std(), 0.005)) if len(a) > 1 else 0.01
-    if abs(paper_delta) < 1e-9:
-        return "paper: no change"
-    same = d * paper_delta > 0
-    if abs(d) <= noise:
-        return "not significant at this scale"
-    return "reproduced (same direction)" if same else "contradicted at this scale"
+# ------------------------------------------------------------------ paper effects and display
 
 
-def tta_rows(runs: dict, baseline: str, experiment: str) -> list:
-    """Rows of the time-to-accuracy table: every method against the baseline's best accuracy
-    (paired by seed, see :func:`sclib.experiments.time_to_baseline`)."""
-    from .experiments import time_to_baseline
+#: "ZeroInit + mixup comes close to BatchNorm + mixup": the declared equivalence margin, in
+#: accuracy (1 point). The paper's own gaps are 0.7 (ResNet-50) and 0.6 points (ResNet-101).
+CLOSE_MARGIN = 0.01
 
-    hs = {k: [t.history if isinstance(t, Trained) else t for t in v] for k, v in runs.items()}
-    ttb = time_to_baseline(hs, baseline)
-    target = float(np.mean([h.best_test_acc for h in hs[baseline]]))
-    base_e = ttb[baseline]["epochs"]
-    rows = []
-    for k, r in ttb.items():
-        e, s = r["epochs"], r["seconds"]
-        rows.append(dict(experiment=experiment, method=str(k), target=round(100 * target, 2),
-                         epochs_to_target=(round(e, 2) if math.isfinite(e) else "never"),
-                         seconds_to_target=(round(s, 1) if math.isfinite(s) else "never"),
-                         speedup_vs_baseline=(round(base_e / e, 2) if math.isfinite(e) else "never")))
-    return rows
+
+def paper_mixup() -> dict:
+    """The mixup / ZeroInit papers' effects, as accuracy fractions (their tables print errors %):
+
+    - ``cifar10``: mixup − ERM, CIFAR-10 PreAct ResNet-18;
+    - ``budget``: how much mixup's gain grows from 90 to 200 epochs (ImageNet ResNet-50, α = 0.2),
+      a difference of differences;
+    - ``zeroinit_mixup``: how much more mixup helps ZeroInit than BatchNorm (ResNet-50);
+    - ``zeroinit_gap``: ZeroInit + mixup − BatchNorm + mixup (ResNet-50, negative: just behind).
+    """
+    P = papers.value
+
+    def gain(erm, mix):  # mixup's accuracy gain from two errors in %
+        return (P(erm) - P(mix)) / 100
+
+    m = "mixup.imagenet.resnet50."
+    z = "zeroinit.table2.r50."
+    return dict(
+        cifar10=round(gain("mixup.cifar10.preact18.erm", "mixup.cifar10.preact18.mixup"), 6),
+        budget=round(gain(m + "erm_200", m + "mixup02_200") - gain(m + "erm_90", m + "mixup02_90"), 6),
+        zeroinit_mixup=round(gain(z + "zeroinit", z + "zeroinit_mixup") - gain(z + "bn", z + "bn_mixup"), 6),
+        zeroinit_gap=round((P(z + "bn_mixup") - P(z + "zeroinit_mixup")) / 100, 6))
+
+
+def paper_ablation(batch_size: int) -> dict:
+    """The paper's cumulative ablation as our rows see it: row -> dict(top1=ImageNet top-1 %,
+    before=the top-1 of the row before, effect=the change, as an accuracy *fraction* (nan for the
+    first row), table=where it is printed, source=). Table 4 at the paper's batch closest to ours
+    (256 or 1024), then Table 6 (ResNet-50-D), whose "efficient" row is where cosine decay starts."""
+    key4 = "bot.table4.bs1024" if batch_size >= 1024 else "bot.table4.bs256"
+    t4, t6 = papers.value(key4), papers.value("bot.table6.resnet50d")
+    where4 = f"Table 4 ({'BS=1024' if batch_size >= 1024 else 'BS=256'})"
+    tab4, tab6 = (key4, where4), ("bot.table6.resnet50d", "Table 6 (ResNet-50-D)")
+    # (our row, paper top-1, paper top-1 of the row before, which table)
+    pairs = [(k, t4[k], t4[prev] if prev else math.nan, tab4)
+             for prev, k in zip([None, *list(t4)[:-1]], t4)]
+    pairs += [(ours, t6[k], t6[prev], tab6) for ours, k, prev in (
+        ("+ cosine decay", "+ cosine decay", "efficient"),
+        ("+ label smoothing", "+ label smoothing", "+ cosine decay"),
+        ("+ mixup", "+ mixup w/o distill", "+ label smoothing"),
+        ("+ distillation", "+ distill w/ mixup", "+ mixup w/o distill"))]
+    return {label: dict(top1=now, before=prev, effect=round((now - prev) / 100, 6), table=where,
+                        source=papers.get(key).source)
+            for label, now, prev, (key, where) in pairs}
+
+
+def paper_tweaks() -> dict:
+    """ResNet-C and -D against the variant each is compared with (C vs A, D vs C), from Table 5:
+    variant -> dict(against=, effect=accuracy fraction, top1=, before=, source=). Our B is A
+    (basic blocks), so C's effect is the paper's C − B: what the stem alone adds."""
+    t5 = papers.value("bot.table5")
+    return {v: dict(against=ours, effect=round((t5[v] - t5[theirs]) / 100, 6), top1=t5[v],
+                    before=t5[theirs], source=papers.get("bot.table5").source)
+            for v, ours, theirs in (("C", "A", "B"), ("D", "C", "C"))}
+
+
+def trick_verdict(now, before, paper_effect: float, chance: float | None = None) -> report.Verdict:
+    """One added trick: accuracy with it (``now``) against without it (``before``), per seed and
+    paired by seed, tested in the direction the paper measured; its effect (accuracy fraction)
+    sets the resolution the comparison must reach (:func:`sclib.report.verdict`)."""
+    return report.verdict(now, before, claim="greater" if paper_effect > 0 else "less",
+                          paper_effect=paper_effect, chance=chance)
+
+

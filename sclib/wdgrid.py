@@ -2,16 +2,17 @@
 
 A grid trains one model per (LR, weight decay) cell with ``sclib.train.run`` and an optimizer
 from :func:`sclib.optim.make`, so ``weight_decay`` is always in Algorithms 1-2's units.
+Verdicts on these numbers are made by ``sclib.report``'s engine, not here.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from tqdm import tqdm
 
 from . import optim, train
-from .errors import ConfigError, check_number
+from .progress import bar as progress_bar
+from .errors import check_number
 
 
 def log_grid(center: float, decades: float, n: int) -> list:
@@ -78,10 +79,10 @@ def parallel(fn, jobs: list, workers: int = 1, progress: bool = True, desc: str 
     if workers == 1:
         old = torch.get_num_threads()
         try:
-            return [fn(j) for j in tqdm(jobs, **bar)]
+            return [fn(j) for j in progress_bar(jobs, **bar)]
         finally:
             torch.set_num_threads(old)
-    return list(tqdm(_executor(workers).map(fn, jobs), **bar))
+    return list(progress_bar(_executor(workers).map(fn, jobs), **bar))
 
 
 def run_grids(cfg, grids: dict, *, epochs: int, schedule="cosine", seed: int = 0,
@@ -144,9 +145,3 @@ def separability(g: dict, max_err: float = 0.5) -> dict:
                 best_lr=float(g["lrs"][int(np.argmin(err)) % len(lrs)]),
                 best_wd=float(g["wds"][int(np.argmin(err)) // len(lrs)]))
 
-
-def binomial_noise(err: float, n: int) -> float:
-    """Standard deviation of the difference of two test errors near ``err`` on ``n`` images."""
-    if not (isinstance(n, int) and n > 0):
-        raise ConfigError(f"n must be a positive int, got {n!r}")
-    return math.sqrt(2 * err * (1 - err) / n)

@@ -34,10 +34,10 @@ def test_every_executed_page_is_in_the_toc():
 @pytest.mark.parametrize("name", PAGES)
 def test_chapter_summary_rows_are_on_the_summary_page(name):
     nb = (BOOK / f"{name}.ipynb").read_text()
-    if f'"summary_{name}"' not in nb and f"summary_{name}" not in nb:
+    if name == "summary" or (f'"summary_{name}"' not in nb and f"summary_{name}" not in nb):
         pytest.skip(f"{name} glues no summary rows")
-    summary = (BOOK / "summary.md").read_text()
-    assert f"summary_{name}" in summary, f"book/summary.md does not show summary_{name}"
+    summary = (ROOT / "notebooks" / "summary.ipynb").read_text()
+    assert f"summary_{name}" in summary, f"the summary page does not show summary_{name}"
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -48,3 +48,31 @@ def test_no_table_cell_is_truncated(name):
     for html in _html_outputs(name):
         cut += re.findall(r"<td>([^<]{0,60}\.\.\.)</td>", html)
     assert not cut, f"{name}: {len(cut)} truncated table cells, e.g. {cut[0]!r}"
+
+
+# a tqdm bar ("runs:  40%|████      | 2/5 [00:03<00:04, ...]") or a Python/torch warning
+_NOISE = re.compile(r"\d+%\|.*\|\s*\d+/\d+|\b\w*Warning\b|^[WE]\d{4} \d\d:\d\d", re.M)
+
+
+def _stderr_and_stream_text(name: str):
+    nb = json.loads((BOOK / f"{name}.ipynb").read_text())
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                text = out.get("text", "")
+                yield i, out.get("name"), "".join(text) if isinstance(text, list) else text
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_hold_no_progress_bars_or_warnings(name):
+    # progress belongs on the terminal that runs papermill (sclib.progress), not in the page
+    found = [(i, m.group(0)[:60]) for i, _, text in _stderr_and_stream_text(name)
+             for m in [_NOISE.search(text.replace("\r", "\n"))] if m]
+    assert not found, f"{name}: progress-bar or warning text in cell outputs, e.g. {found[:3]}"
+
+
+def test_the_noise_scan_sees_a_bar_and_a_warning():
+    assert _NOISE.search("runs:  40%|████      | 2/5 [00:03<00:04,  1.2s/run]")
+    assert _NOISE.search("/x/tqdm/auto.py:21: TqdmWarning: IProgress not found.")
+    assert _NOISE.search("W1124 02:27:45.400000 24588 torch/utils/cpp_extension.py:183] No CUDA")
+    assert not _NOISE.search("final accuracy 91.2% after 5/5 epochs")

@@ -83,9 +83,3 @@ def test_constant_and_gradual_warmup_lr_sequences():
     assert lrs["constant"] == pytest.approx([0.1] * 6 + [0.8] * 3)
     assert lrs["gradual"][0] == pytest.approx(0.1) and lrs["gradual"][6:] == pytest.approx([0.8] * 3)
     assert all(a < b for a, b in zip(lrs["gradual"][:6], lrs["gradual"][1:7]))
-
-
-def test_match_verdict():
-    assert distributed.match_verdict(0.001, 0.002) == "reproduced"
-    assert distributed.match_verdict(0.006, 0.002) == "partly (close, outside the noise)"
-    assert distributed.match_verdict(0.05, 0.002) == "not reproduced at this scale"

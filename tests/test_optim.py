@@ -255,6 +255,7 @@ def test_track_norms_records_every_step():
     assert min(min(v) for v in out["weight_norm"].values()) > 0
     st = out["stationary"]["head"]
     assert -1 <= st["cos"] <= 1 and st["predicted_norm"] > 0
+    assert out["num_classes"] == 10  # the chapter's chance gate is 1/num_classes
 
 
 # ---------------------------------------------------------------- bad input

@@ -273,7 +273,20 @@ def test_table_rejects_unknown_labels_and_columns():
     assert report.label_of(str(Verdict(EXACT, 0.0, (0.0, 0.0), 1, "x"))) == EXACT
 
 
-def test_old_helpers_still_work():
-    assert report.mean_std([0.9, 0.92]) == "91.0 ± 1.0"
-    assert report.compare(0.5, 0.1) == "reproduced"
-    assert isinstance(report.summary_rows([], "ch"), pd.DataFrame)
+def test_mean_std_is_a_display_of_the_sample_sd():
+    assert report.mean_std([0.9, 0.92]) == "91.0 ± 1.4"
+    assert report.mean_std([0.9]) == "90.0"
+    assert not hasattr(report, "compare") and not hasattr(report, "ratio_verdict")
+
+
+def test_styled_table_hides_the_index_colours_verdicts_and_says_a_shared_scale_once():
+    v = report.verdict([0.9, 0.91, 0.92, 0.93], [0.8, 0.8, 0.81, 0.8], claim="greater")
+    rows = [report.row("a", "s", "p", v, scale="tiny"), report.exact("b", "s", "p", "o", scale="tiny")]
+    html = report.styled(report.table(rows, "ch")).to_html()
+    assert "row_heading" not in html                      # no pandas index column
+    assert "Scale of every row: tiny" in html and ">tiny<" not in html
+    assert report.VERDICT_CSS[report.REPRODUCED].split(";")[0] in html
+    mixed = rows + [report.not_run("c", "s", "p", scale="gpu", reason="gpu only")]
+    html = report.styled(report.table(mixed, "ch")).to_html()
+    assert "Scale of every row" not in html and ">gpu<" in html
+    assert report.styled(report.table(mixed, "ch")).to_html() == html  # fixed ids: reproducible pages

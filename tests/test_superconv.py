@@ -59,20 +59,3 @@ def test_plateau_lr():
     assert superconv.plateau_lr(rt, 0.9) == 2      # 0.75 >= 0.72, 0.6 < 0.72
     assert superconv.plateau_lr(rt, 0.99) == 1
 
-
-def _h(accs):
-    return train.History(epoch=list(range(1, len(accs) + 1)), test_acc=list(accs),
-                         seconds=[1.0] * len(accs))
-
-
-def test_same_accuracy_ratio_and_tta():
-    base = [_h([0.3, 0.5, 0.6, 0.7, 0.8, 0.8, 0.85, 0.9])]
-    oc = [_h([0.6, 0.85])]
-    r = superconv.same_accuracy_ratio(base, oc)
-    assert r["target"] == pytest.approx(0.85)
-    assert r["base_epochs"] == 7 and r["method_epochs"] == 2 and r["ratio"] == pytest.approx(3.5)
-    rows = superconv.tta_rows("x", {"base": base, "oc": oc}, "base")
-    assert rows[0]["epochs_to_target"] == 8 and rows[0]["speedup_vs_baseline"] == 1
-    assert rows[1]["epochs_to_target"] == "never" and rows[1]["speedup_vs_baseline"] == "never"
-    with pytest.raises(ValueError):
-        superconv.same_accuracy_ratio(base, oc + oc)

@@ -1,0 +1,56 @@
+"""Time-to-target bookkeeping shared by the chapters (sclib.experiments), labelled by the engine."""
+import math
+
+import pytest
+
+from sclib import data, experiments, report
+from sclib.train import History
+
+
+def _h(accs):
+    return History(epoch=list(range(1, len(accs) + 1)), test_acc=list(accs), seconds=[1.0] * len(accs))
+
+
+def test_tta_rows_never_when_not_reached():
+    runs = {"constant": [_h([0.3, 0.5, 0.6])], "SC": [_h([0.4, 0.6, 0.7])], "CLR": [_h([0.2, 0.3, 0.4])]}
+    rows = {r["method"]: r for r in experiments.tta_rows("x", runs, "constant")}
+    assert rows["constant"]["epochs_to_target"] == 3 and rows["SC"]["epochs_to_target"] == 2
+    assert rows["SC"]["speedup_vs_baseline"] == 1.5 and rows["SC"]["seconds_to_target"] == 2.0
+    assert rows["CLR"]["epochs_to_target"] == "never"
+    assert rows["constant"]["target"] == 60.0
+    # one seed decides nothing, however fast
+    assert report.label_of(rows["SC"]["verdict"]) == report.INCONCLUSIVE and rows["constant"]["verdict"] == "—"
+
+
+def test_target_is_the_baselines_final_accuracy_not_the_worse_runs_best():
+    # issue 16: aiming at the worse run's best made a run that ends 15 points lower "faster"
+    base = [_h([0.3, 0.5, 0.6, 0.7, 0.8, 0.8, 0.85, 0.9])] * 3
+    oc = [_h([0.6, 0.75])] * 3
+    sp = experiments.speed(oc, base)
+    assert sp["target"] == pytest.approx(0.9)
+    assert all(math.isinf(e) for e in sp["ours_epochs"])
+    assert sp["verdict"].label == report.CONTRADICTED
+    with pytest.raises(ValueError):
+        experiments.speed(oc, base[:2])
+
+
+def test_tta_rows_read_histories_of_trained_objects():
+    class Trained:  # sclib.tricks.Trained-like: the History is an attribute
+        def __init__(self, h):
+            self.history = h
+    runs = {0.0: [Trained(_h([0.5, 0.6]))] * 3, 0.2: [Trained(_h([0.6, 0.7]))] * 3}
+    rows = experiments.tta_rows("mixup", runs, 0.0)
+    assert [r["method"] for r in rows] == ["0.0", "0.2"] and rows[1]["epochs_to_target"] == 1
+
+
+def test_chance_is_one_over_the_classes():
+    assert data.chance("digits") == pytest.approx(0.1)
+
+
+def test_each_seed_aims_at_its_own_baselines_final_accuracy():
+    # a baseline seed ending below the mean final accuracy must not make the ratio infinite
+    base = [_h([0.5, 0.7, 0.8]), _h([0.5, 0.6, 0.7]), _h([0.6, 0.8, 0.9])]
+    ours = [_h([0.8, 0.8, 0.8]), _h([0.7, 0.7, 0.7]), _h([0.9, 0.9, 0.9])]
+    sp = experiments.speed(ours, base)
+    assert list(sp["baseline_epochs"]) == [3, 3, 3] and list(sp["ours_epochs"]) == [1, 1, 1]
+    assert sp["target"] == pytest.approx(0.8) and sp["verdict"].diff == pytest.approx(3.0)
