@@ -372,7 +372,9 @@ def read_rows(page) -> list[dict] | None:
     for cell in json.loads(page.read_text()).get("cells", []):
         for out in cell.get("outputs", []):
             if out.get("metadata", {}).get("scrapbook", {}).get("name") == name:
-                text = out.get("data", {}).get("text/plain", "")
+                # glue stores it under its mime prefix: application/papermill.record/text/plain
+                data = out.get("data", {})
+                text = next((v for k, v in data.items() if k.endswith("text/plain")), "")
                 text = "".join(text) if isinstance(text, list) else text
                 return json.loads(ast.literal_eval(text))
     return None
@@ -392,3 +394,36 @@ def count_table(rows_by_chapter: dict) -> pd.DataFrame:
         total = {"chapter": "all chapters", **{k: int(df[k].sum()) for k in [*LABELS, "rows"]}}
         df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
     return df
+
+
+def findings(rows_by_chapter: dict, titles: dict | None = None) -> str:
+    """The study's answer in a few lines of Markdown, from the chapters' published rows: the
+    claims reproduced and contradicted at our scale (with the measured value, the CI and n), and
+    why the rest are undecided. ``titles`` maps a chapter to the name shown."""
+    titles = titles or {}
+    by = {label: [] for label in LABELS}
+    notes: dict = {}
+    for chapter, rows in rows_by_chapter.items():
+        for r in rows or []:
+            label = label_of(r["verdict"])
+            by[label].append((titles.get(chapter, chapter), r))
+            if label == INCONCLUSIVE:
+                why = r["verdict"][len(INCONCLUSIVE):].strip(" ()") or "the test decided neither way"
+                why = "the CI is wider than the paper's effect" if why.startswith("CI ±") else why
+                notes[why] = notes.get(why, 0) + 1
+
+    def item(chapter, r):
+        ci = "" if r["95% CI"] == "—" else f", 95% CI {r['95% CI']}"
+        return f"- *{chapter}*: {r['claim']} — ours {r['ours']}{ci}, {r['seeds']} seeds ({r['scale']})"
+
+    out = []
+    for label, head in ((REPRODUCED, "Reproduced at our scale"), (CONTRADICTED, "Contradicted at our scale")):
+        out.append(f"**{head}** ({len(by[label])} of "
+                   f"{sum(len(v) for k, v in by.items() if k not in (EXACT, NOT_RUN))} tested claims):")
+        out += [item(c, r) for c, r in by[label]] or ["- none"]
+        out.append("")
+    reasons = "; ".join(f"{k}: {v}" for k, v in sorted(notes.items(), key=lambda kv: -kv[1]))
+    out.append(f"**Undecided**: {len(by[INCONCLUSIVE])} claims are {INCONCLUSIVE} ({reasons or 'none'}). "
+               f"{len(by[EXACT])} rows are {EXACT} checks of formulas and schedules, "
+               f"{len(by[NOT_RUN])} did not run at this profile.")
+    return "\n".join(out)

@@ -56,6 +56,17 @@ def toc_pages() -> list:
     return out
 
 
+def page_title(name: str) -> str:
+    """A chapter's title: the first heading of its notebook."""
+    nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
+    for c in nb["cells"]:
+        if c["cell_type"] == "markdown":
+            for line in "".join(c["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return name
+
+
 def chapter_rows() -> dict:
     """Every chapter page's published summary rows (None where it published none), toc order."""
     from . import report

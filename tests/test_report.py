@@ -290,3 +290,33 @@ def test_styled_table_hides_the_index_colours_verdicts_and_says_a_shared_scale_o
     html = report.styled(report.table(mixed, "ch")).to_html()
     assert "Scale of every row" not in html and ">gpu<" in html
     assert report.styled(report.table(mixed, "ch")).to_html() == html  # fixed ids: reproducible pages
+
+
+def test_published_rows_are_read_back_from_an_executed_page(tmp_path):
+    # the shape myst_nb.glue gives an output inside an executed notebook (papermill record mime)
+    import json
+
+    rows = [report.exact("a", "s", "p", "o", scale="tiny")]
+    text = repr(report.table(rows).to_json(orient="records", force_ascii=False))
+    out = {"output_type": "display_data", "metadata": {"scrapbook": {
+        "mime_prefix": "application/papermill.record/", "name": report.ROWS_GLUE.format("ch")}},
+        "data": {"application/papermill.record/text/plain": text}}
+    page = tmp_path / "ch.ipynb"
+    page.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": [out]}]}))
+    assert report.read_rows(page) == rows
+    assert report.read_rows(tmp_path / "missing.ipynb") is None
+    counts = report.count_table({"ch": rows, "old": None})
+    assert list(counts["chapter"]) == ["ch", "all chapters"] and counts[report.EXACT].tolist() == [1, 1]
+
+
+def test_findings_list_decided_claims_and_count_the_rest():
+    v = report.verdict([0.9, 0.91, 0.92, 0.93], [0.8, 0.8, 0.81, 0.8], claim="greater")
+    w = report.verdict([0.5, 0.6], [0.4, 0.5], claim="greater")
+    rows = {"a": [report.row("mixup helps", "s", "p", v, scale="tiny"),
+                  report.row("warmup helps", "s", "p", w, scale="tiny")],
+            "b": [report.exact("formula", "s", "p", "o", scale="any")], "c": None}
+    text = report.findings(rows, {"a": "Chapter A"})
+    assert "**Reproduced at our scale** (1 of 2 tested claims):" in text
+    assert "- *Chapter A*: mixup helps — ours +0.11, 95% CI [" in text and ", 4 seeds (tiny)" in text
+    assert "**Contradicted at our scale** (0 of 2 tested claims):\n- none" in text
+    assert "1 claims are inconclusive (n < 3: 1)" in text and "1 rows are exact" in text
