@@ -9,6 +9,15 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
 os.environ.setdefault("SCLIB_PROGRESS", "0")
+# The run store (sclib.store) of a test session starts empty and is thrown away: tests never
+# read runs stored by another version of the code or by the reader's own chapters.
+if "SCLIB_RUNS" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["SCLIB_RUNS"] = tempfile.mkdtemp(prefix="sclib-runs-")
+    atexit.register(shutil.rmtree, os.environ["SCLIB_RUNS"], ignore_errors=True)
 # One intra-op thread for tests and nbval kernels: the smoke outputs nbval compares were
 # recorded so (CPU float reductions may depend on the thread count), and on a busy 2-core
 # machine one thread per process is much faster than two threads fighting.

@@ -40,13 +40,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import data as D
 from . import lr_finder, models, train
 from .errors import ConfigError, check_choice, check_number
-from .superconv import ScheduledSGD, pipeline_lrs
 
 DEFAULT_WD = (5e-5, 5e-4, 5e-3)
 DEFAULT_BN = (0.01, 0.03, 0.1, 0.3)  # PyTorch convention (Keras: 0.99, 0.97, 0.9, 0.7)
@@ -141,27 +139,6 @@ def split(batches: D.Batches, val_fraction: float, seed: int = 0):
     return tr, va
 
 
-def _train_iters(model, batches, opt, n_iters: int):
-    """``n_iters`` SGD steps cycling over ``batches``, stopping early if the loss blows up.
-    Returns (finished without blowing up, iterations run)."""
-    model.train()
-    i, epoch = 0, 0
-    while i < n_iters:
-        batches.set_epoch(epoch)
-        for x, y in batches:
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            i += 1
-            if not math.isfinite(loss.item()):
-                return False, i
-            if i >= n_iters:
-                break
-        epoch += 1
-    return True, i
-
-
 def _check_grid(name, values, lo, hi=None, hi_open=False, lo_open=False):
     if not isinstance(values, (list, tuple)) or not values:
         raise ConfigError(f"{name} must be a non-empty list of numbers, got {values!r}")
@@ -219,9 +196,11 @@ def autotune(model_name: str, train_batches: D.Batches, *, budget_iters: int = 6
         """A short 003 one-cycle from the seeded init; (record, model, BN tracker, iterations)."""
         net = fresh()
         tracker = _BNTracker(net, bn_momenta)
-        opt = ScheduledSGD(net.parameters(), pipeline_lrs(max_lr, probe_iters), momentum=momentum,
-                           weight_decay=wd)
-        ok, n_run = _train_iters(net, tr, opt, probe_iters)
+        # one use of fit: probe_iters steps of 003's one-cycle, stopped if the loss blows up
+        h = train.fit(net, tr, epochs=math.ceil(probe_iters / len(tr)), lr=max_lr, momentum=momentum,
+                      weight_decay=wd, schedule={"kind": "pipeline"}, max_steps=probe_iters,
+                      on_step=lambda i, loss, lr: not math.isfinite(loss), progress=False)
+        ok, n_run = not h.diverged, len(h.loss)
         tracker.remove()
         vl, vacc = train.evaluate(net, va) if ok else (math.nan, 0.0)
         rec = dict(max_lr=float(max_lr), weight_decay=float(wd), val_acc=float(vacc), val_loss=float(vl),

@@ -31,11 +31,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .errors import check_choice, check_number
-from .train import make_optimizer
+from .train import fit
 
 RULES = ("sclib", "fastai_valley", "fastai_steep", "torch_lr_finder")
 
@@ -55,45 +53,36 @@ class RangeTest:
 def range_test(model, batches, *, start_lr: float = 1e-6, end_lr: float = 10.0, num_iter: int = 100,
                optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0,
                beta: float = 0.98, diverge: float = 4.0, label_smoothing: float = 0.0) -> RangeTest:
-    """Run the LR range test; the model (weights and BN statistics) is unchanged afterwards."""
+    """Run the LR range test; the model (weights and BN statistics) is unchanged afterwards.
+
+    One use of :func:`sclib.train.fit`: an ``exponential`` schedule from ``start_lr`` to
+    ``end_lr`` over ``num_iter`` steps, and an ``on_step`` hook that records each step and stops
+    the sweep when the smoothed loss is not finite or exceeds ``diverge`` × its minimum."""
     check_number("start_lr", start_lr, lo=0, lo_open=True)
     check_number("end_lr", end_lr, lo=start_lr, lo_open=True)
     check_number("num_iter", num_iter, lo=2, integer=True)
     check_number("beta", beta, lo=0, hi=1, hi_open=True)
-    saved = copy.deepcopy(model.state_dict())
-    opt = make_optimizer(optimizer, model.parameters(), start_lr, momentum, weight_decay)
-    saved_opt = copy.deepcopy(opt.state_dict())
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=(end_lr / start_lr) ** (1 / (num_iter - 1)))
     rt = RangeTest()
-    avg, best = 0.0, math.inf
-    model.train()
-    i, epoch = 0, 0
+    ema = {"avg": 0.0, "best": math.inf}
+
+    def on_step(i: int, loss: float, lr: float) -> bool:
+        rt.lrs.append(lr)
+        rt.losses.append(loss)
+        ema["avg"] = beta * ema["avg"] + (1 - beta) * loss
+        s = ema["avg"] / (1 - beta ** (i + 1))  # bias-corrected, as fastai
+        rt.smoothed.append(s)
+        ema["best"] = min(ema["best"], s)
+        rt.stopped_early = not math.isfinite(s) or (i > 0 and s > diverge * ema["best"])
+        return rt.stopped_early
+
+    saved = copy.deepcopy(model.state_dict())
     try:
-        while i < num_iter:
-            batches.set_epoch(epoch)
-            for x, y in batches:
-                loss = F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                v = loss.item()  # the stopping rule needs it now
-                rt.lrs.append(opt.param_groups[0]["lr"])
-                rt.losses.append(v)
-                avg = beta * avg + (1 - beta) * v
-                s = avg / (1 - beta ** (i + 1))
-                rt.smoothed.append(s)
-                best = min(best, s)
-                sched.step()
-                i += 1
-                if not math.isfinite(s) or (i > 1 and s > diverge * best):
-                    rt.stopped_early = True
-                    i = num_iter
-                if i >= num_iter:
-                    break
-            epoch += 1
+        fit(model, batches, epochs=math.ceil(num_iter / len(batches)), lr=start_lr, optimizer=optimizer,
+            momentum=momentum, weight_decay=weight_decay, label_smoothing=label_smoothing,
+            schedule={"kind": "exponential", "end_lr": end_lr}, max_steps=num_iter, on_step=on_step,
+            progress=False)
     finally:
         model.load_state_dict(saved)
-        opt.load_state_dict(saved_opt)
     return rt
 
 

@@ -79,40 +79,41 @@ def measured_table(betas=BETAS) -> list[dict]:
 
 
 class Beta2Probe:
-    """Optimizer factory for :func:`sclib.train.fit`: Adam with a chosen beta2 that records,
-    after every step, the RMS over all parameters of the current gradient and of Adam's
-    bias-corrected second-moment estimate sqrt(v_hat). Their ratio says how far the
-    denominator lags the gradient scale (1 = it tracks the current gradients)."""
+    """Watches Adam with a chosen beta2 during :func:`sclib.train.fit`: after every step
+    (``on_step``) it records the RMS over all parameters of the current gradient and of Adam's
+    bias-corrected second-moment estimate sqrt(v_hat). Their ratio says how far the denominator
+    lags the gradient scale (1 = it tracks the current gradients). :meth:`optimizer` builds the
+    plain torch Adam it watches (``fit``'s ``optimizer=`` argument)."""
 
     def __init__(self, beta2: float):
         check_number("beta2", beta2, lo=0, hi=1, lo_open=True, hi_open=True)
         self.beta2 = beta2
         self.grad_rms: list = []
         self.denom_rms: list = []
+        self.opt = None
 
-    def __call__(self, params, lr, momentum, weight_decay):
-        probe = self
+        def optimizer(params, lr, momentum, weight_decay):
+            self.opt = torch.optim.Adam(params, lr=lr, betas=(momentum, self.beta2), weight_decay=weight_decay)
+            return self.opt
+        optimizer.__name__ = f"adam(beta2={beta2})"
+        self.optimizer = optimizer
 
-        class _Adam(torch.optim.Adam):
-            @torch.no_grad()
-            def step(self, closure=None):
-                g2, v2, n = 0.0, 0.0, 0
-                loss = super().step(closure)
-                for group in self.param_groups:
-                    b2 = group["betas"][1]
-                    for p in group["params"]:
-                        if p.grad is None:
-                            continue
-                        st = self.state[p]
-                        t = float(st["step"])
-                        g2 += float(p.grad.pow(2).sum())
-                        v2 += float(st["exp_avg_sq"].sum()) / (1 - b2 ** t)
-                        n += p.numel()
-                probe.grad_rms.append(math.sqrt(g2 / n))
-                probe.denom_rms.append(math.sqrt(v2 / n))
-                return loss
-
-        return _Adam(params, lr=lr, betas=(momentum, self.beta2), weight_decay=weight_decay)
+    @torch.no_grad()
+    def on_step(self, step=None, loss=None, lr=None) -> bool:
+        g2, v2, n = 0.0, 0.0, 0
+        for group in self.opt.param_groups:
+            b2 = group["betas"][1]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.opt.state[p]
+                t = float(st["step"])
+                g2 += float(p.grad.pow(2).sum())
+                v2 += float(st["exp_avg_sq"].sum()) / (1 - b2 ** t)
+                n += p.numel()
+        self.grad_rms.append(math.sqrt(g2 / n))
+        self.denom_rms.append(math.sqrt(v2 / n))
+        return False
 
     @property
     def lag_ratio(self) -> np.ndarray:
@@ -132,8 +133,7 @@ def beta2_run(*, dataset, model, n_train, n_test, batch_size, epochs, beta2, lr=
     train.seed_everything(seed)
     net = models.create(model, num_classes=int(tr.y.max().item()) + 1, in_channels=tr.x.shape[1])
     probe = Beta2Probe(beta2)
-    probe.__name__ = f"adam(beta2={beta2})"
-    h = train.fit(net, tr, te, epochs=epochs, lr=lr, optimizer=probe, momentum=0.9,
-                  progress=progress, desc=f"Adam beta2={beta2}",
+    h = train.fit(net, tr, te, epochs=epochs, lr=lr, optimizer=probe.optimizer, momentum=0.9,
+                  on_step=probe.on_step, progress=progress, desc=f"Adam beta2={beta2}",
                   config=dict(dataset=dataset, model=model, seed=seed, beta2=beta2))
     return h, probe

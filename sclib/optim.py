@@ -236,7 +236,6 @@ def track_norms(*, dataset: str, model: str, epochs: int, batch_size: int, lr: f
     T.seed_everything(seed)
     net = M.create(model, num_classes=int(tr.y.max().item()) + 1, in_channels=tr.x.shape[1])
     net.to(tr.x.device)
-    opt = T.make_optimizer(make(method), net.parameters(), lr, momentum, weight_decay)
     head = [m for m in net.modules() if isinstance(m, nn.Linear)][-1].weight
     decayed = [p for p in net.parameters() if p.ndim > 1]
     sets = {"all weights": decayed, "head": [head]}
@@ -244,24 +243,25 @@ def track_norms(*, dataset: str, model: str, epochs: int, batch_size: int, lr: f
     spe = len(tr)
     tail_start = (epochs - tail_epochs) * spe
     gsum = [torch.zeros_like(p) for p in decayed]
-    step = 0
-    for ep in range(epochs):
-        net.train()
-        tr.set_epoch(ep)
-        for x, y in tr:
-            loss = torch.nn.functional.cross_entropy(net(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            with torch.no_grad():
-                for k, ps in sets.items():
-                    out["grad_norm"][k].append(float(_flat([p.grad for p in ps]).norm()))
-                    out["weight_norm"][k].append(float(_flat(ps).norm()))
-                if step >= tail_start:
-                    for s, p in zip(gsum, decayed):
-                        s.add_(p.grad)
-            out["loss"].append(float(loss.detach()))
-            opt.step()
-            step += 1
+    at = {k: float(_flat(ps).norm()) for k, ps in sets.items()}  # the weights the next gradient is taken at
+
+    @torch.no_grad()
+    def on_step(i, loss, lr):
+        # after the step: p.grad still holds this step's loss gradient (no optimizer here changes
+        # it in place; the decay/L2 term is added out of place), the weights have moved on
+        for k, ps in sets.items():
+            out["grad_norm"][k].append(float(_flat([p.grad for p in ps]).norm()))
+            out["weight_norm"][k].append(at[k])
+            at[k] = float(_flat(ps).norm())
+        if i >= tail_start:
+            for s, p in zip(gsum, decayed):
+                s.add_(p.grad)
+        out["loss"].append(loss)
+        return False
+
+    T.fit(net, tr, epochs=epochs, lr=lr, optimizer=make(method), momentum=momentum,
+          weight_decay=weight_decay, on_step=on_step, progress=False)
+    step = len(out["loss"])
     n_tail = step - tail_start
     beta1 = momentum if method in ("sgdw", "sgd_l2", "torch_sgd") else float("nan")
     w_over_alpha = (weight_decay / lr if DECOUPLED[method] else weight_decay)

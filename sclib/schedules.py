@@ -19,6 +19,12 @@ Kinds and their fields (``lr`` is the optimizer's base learning rate):
   (default True) between ``base_momentum`` 0.85 and ``max_momentum`` 0.95 -> ``OneCycleLR``.
 - ``cosine``: ``eta_min`` (default 0) -> ``CosineAnnealingLR`` over the whole run.
 - ``sgdr``: ``t0_epochs``, ``t_mult`` (int, default 2), ``eta_min`` -> ``CosineAnnealingWarmRestarts``.
+- ``exponential``: ``end_lr``: the LR grows geometrically from ``lr`` at the first iteration to
+  ``end_lr`` at the last -> ``ExponentialLR`` (the LR range test's sweep).
+- ``linear``: ``start_lr``, ``end_lr``: a straight line over the run (Smith & Topin's accuracy
+  range test).
+- ``pipeline``: 003's one-cycle read literally (:func:`pipeline_lrs`), max LR ``lr``, with
+  ``min_ratio`` (0.1), ``final_ratio`` (0.01), ``peak`` (0.5), ``tail`` (0.1).
 
 Any kind but onecycle/clr may add ``warmup_epochs``, ``warmup_start_factor`` (default 0.1) and
 ``warmup_mode``: ``linear`` (default; ``LinearLR``, Goyal et al.'s gradual warmup) or ``constant``
@@ -31,7 +37,7 @@ from torch.optim import lr_scheduler as S
 
 from .errors import ConfigError, check_choice, check_number
 
-KINDS = ("constant", "step", "clr", "onecycle", "cosine", "sgdr")
+KINDS = ("constant", "step", "clr", "onecycle", "cosine", "sgdr", "exponential", "linear", "pipeline")
 CLR_MODES = ("triangular", "triangular2", "exp_range")
 _FIELDS = {
     "constant": set(),
@@ -41,8 +47,48 @@ _FIELDS = {
                  "cycle_momentum", "base_momentum", "max_momentum"},
     "cosine": {"eta_min"},
     "sgdr": {"t0_epochs", "t_mult", "eta_min"},
+    "exponential": {"end_lr"},
+    "linear": {"start_lr", "end_lr"},
+    "pipeline": {"min_ratio", "final_ratio", "peak", "tail"},
 }
+_NO_WARMUP = ("onecycle", "clr", "exponential", "linear", "pipeline")
 _WARMUP = {"warmup_epochs", "warmup_start_factor", "warmup_mode"}
+
+
+class _Table(S.LRScheduler):
+    """The LR of every iteration read from a precomputed table (its last value after the end):
+    for schedules torch has no scheduler for, set exactly as computed."""
+
+    def __init__(self, optimizer, lrs):
+        self.lrs = [float(v) for v in lrs]
+        if not self.lrs:
+            raise ConfigError("a schedule table needs at least one learning rate")
+        super().__init__(optimizer)
+
+    def get_lr(self):
+        v = self.lrs[min(self.last_epoch, len(self.lrs) - 1)]
+        return [v for _ in self.optimizer.param_groups]
+
+
+def pipeline_lrs(max_lr: float, total_steps: int, *, min_ratio: float = 0.1, final_ratio: float = 0.01,
+                 peak: float = 0.5, tail: float = 0.1):
+    """The LR of every iteration of 003's one-cycle: min -> max at ``peak``, back to min at
+    ``1 - tail``, then down to ``min * final_ratio`` at the last iteration (piecewise linear)."""
+    import numpy as np
+
+    check_number("max_lr", max_lr, lo=0, lo_open=True)
+    check_number("total_steps", total_steps, lo=1, integer=True)
+    check_number("min_ratio", min_ratio, lo=0, hi=1, lo_open=True)
+    check_number("final_ratio", final_ratio, lo=0, hi=1, lo_open=True)
+    check_number("peak", peak, lo=0, hi=1, lo_open=True, hi_open=True)
+    check_number("tail", tail, lo=0, hi=1 - peak, hi_open=True)
+    lo = max_lr * min_ratio
+    T = total_steps
+    xs = [0.0, peak * T, (1 - tail) * T, T - 1.0]
+    ys = [lo, max_lr, lo, lo * final_ratio]
+    if T == 1:
+        return np.array([lo])
+    return np.interp(np.arange(T, dtype=float), xs, ys)
 
 
 def normalize(spec) -> dict:
@@ -54,12 +100,12 @@ def normalize(spec) -> dict:
     spec = dict(spec)
     kind = spec["kind"]
     check_choice("schedule kind", kind, KINDS)
-    allowed = _FIELDS[kind] | (set() if kind in ("onecycle", "clr") else _WARMUP)
+    allowed = _FIELDS[kind] | (set() if kind in _NO_WARMUP else _WARMUP)
     unknown = set(spec) - allowed - {"kind"}
     if unknown:
         raise ConfigError(f"schedule {kind!r} has unknown field(s) {sorted(unknown)}; "
                           f"allowed: {', '.join(sorted(allowed)) or '(none)'}")
-    for f in ("base_lr", "max_lr", "div_factor", "final_div_factor", "step_epochs", "t0_epochs"):
+    for f in ("base_lr", "max_lr", "div_factor", "final_div_factor", "step_epochs", "t0_epochs", "end_lr"):
         if f in spec:
             check_number(f"schedule.{f}", spec[f], lo=0, lo_open=True)
     for f in ("gamma", "warmup_start_factor"):
@@ -85,6 +131,12 @@ def normalize(spec) -> dict:
             raise ConfigError(f"schedule.base_lr={spec['base_lr']} must be < max_lr={spec['max_lr']}")
     if kind == "onecycle":
         check_choice("schedule.anneal", spec.get("anneal", "linear"), ("linear", "cos"))
+    if kind in ("exponential", "linear") and "end_lr" not in spec:
+        raise ConfigError(f"schedule {kind!r} needs end_lr (> 0)")
+    if kind == "linear":
+        check_number("schedule.start_lr", spec.get("start_lr", 0.0), lo=0, hi=spec["end_lr"], hi_open=True)
+    if kind == "pipeline":  # checks the ratios once, on a 2-step table
+        pipeline_lrs(1.0, 2, **{k: v for k, v in spec.items() if k != "kind"})
     if kind == "sgdr" and "t0_epochs" not in spec:
         raise ConfigError("schedule 'sgdr' needs t0_epochs (> 0)")
     if kind == "step" and not isinstance(spec.get("milestones", []), (list, tuple)):
@@ -116,6 +168,14 @@ def build(spec, optimizer, total_steps: int, steps_per_epoch: int):
             optimizer, base_lr=spec.get("base_lr", lr / 4), max_lr=spec.get("max_lr", lr),
             step_size_up=it(spec.get("step_epochs", 2)), mode=spec.get("mode", "triangular"),
             gamma=spec.get("gamma", 0.99994), cycle_momentum=False)
+    if kind == "linear":
+        import numpy as np
+
+        return _Table(optimizer, np.linspace(spec.get("start_lr", 0.0), spec["end_lr"], total_steps))
+    if kind == "pipeline":
+        return _Table(optimizer, pipeline_lrs(lr, total_steps, **{k: v for k, v in spec.items() if k != "kind"}))
+    if kind == "exponential":  # lr * gamma^k, k = 0 .. total_steps-1, ends at end_lr
+        return S.ExponentialLR(optimizer, gamma=(spec["end_lr"] / lr) ** (1 / max(1, total_steps - 1)))
     warm = it(spec["warmup_epochs"]) if "warmup_epochs" in spec else 0
     rest = max(1, total_steps - warm)
     if kind == "constant":
@@ -146,7 +206,8 @@ def describe(spec) -> str:
         return f"CLR ({spec.get('mode', 'triangular')})"
     if kind == "onecycle":
         return "one-cycle" + ("" if spec.get("three_phase", True) else " (two-phase)")
-    return {"constant": "constant", "step": "step decay", "cosine": "cosine", "sgdr": "SGDR"}[kind]
+    return {"constant": "constant", "step": "step decay", "cosine": "cosine", "sgdr": "SGDR",
+            "exponential": "LR sweep", "linear": "linear LR sweep", "pipeline": "003 one-cycle"}[kind]
 
 
 def clr_step_epochs(epochs: int, lo: float = 2, hi: float = 10) -> float:

@@ -414,30 +414,6 @@ def predict(model, batches) -> torch.Tensor:
     return out
 
 
-class _AfterEachEpoch:
-    """Wraps training batches so ``callback()`` runs after every epoch of ``fit`` but the last.
-
-    ``fit`` calls ``set_epoch(ep)`` at the start of epoch ``ep`` before starting its clock, so
-    an evaluation here is after epoch ``ep`` - 1 and is not counted in the epoch's time."""
-
-    def __init__(self, batches, callback):
-        self._b, self._cb = batches, callback
-
-    def __getattr__(self, name):
-        return getattr(self._b, name)
-
-    def __len__(self):
-        return len(self._b)
-
-    def __iter__(self):
-        return iter(self._b)
-
-    def set_epoch(self, epoch: int) -> None:
-        if epoch > 0:
-            self._cb()
-        self._b.set_epoch(epoch)
-
-
 def fit_map_at_k(model, train, val, *, k: int = 3, scores_out: list | None = None, **fit_kwargs):
     """``sclib.train.fit`` that also scores MAP@k on ``val`` after every epoch of the same run.
 
@@ -451,9 +427,8 @@ def fit_map_at_k(model, train, val, *, k: int = 3, scores_out: list | None = Non
         if scores_out is not None:
             scores_out.append(logits)
 
-    h = T.fit(model, _AfterEachEpoch(train, score), None, **fit_kwargs)
-    if not h.diverged:
-        score()
+    # after every epoch, outside the epoch's clock; none after a diverged one
+    h = T.fit(model, train, None, on_epoch=lambda hist: hist.diverged or score(), **fit_kwargs)
     maps += [math.nan] * (fit_kwargs["epochs"] - len(maps))
     return h, maps
 

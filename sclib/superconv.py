@@ -6,9 +6,9 @@ rises linearly from ``min`` to ``max`` until 50% of all iterations, falls back t
 and in the last 10% is "annihilated" to ``min / 100``; ``min = max / 10``. sclib's ``onecycle``
 spec (torch ``OneCycleLR``) cannot put the peak at 50% *and* keep a 10% tail: its three phases
 are ``pct_start``, ``pct_start`` and ``1 - 2 pct_start`` of the run (0.45 gives 45/45/10, the
-reading of keras-one-cycle, which 002 cites). :func:`pipeline_lrs` computes the literal
-schedule and :class:`ScheduledSGD` applies it inside :func:`sclib.train.fit` (through its
-optimizer-factory argument, with the ``constant`` schedule), so ``History.lr`` records it.
+reading of keras-one-cycle, which 002 cites). The literal schedule is sclib's ``pipeline``
+schedule kind (:func:`sclib.schedules.pipeline_lrs`, re-exported here as :func:`pipeline_lrs`), so
+``History`` records it; the accuracy range test is a use of :func:`sclib.train.fit` too.
 """
 from __future__ import annotations
 
@@ -16,60 +16,16 @@ import copy
 import math
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-from . import models, train
-from .errors import ConfigError, check_number
+from . import models, schedules, train
+from .errors import check_number
 
 
 # ---------------------------------------------------------------- 003's schedule
-def pipeline_lrs(max_lr: float, total_steps: int, *, min_ratio: float = 0.1, final_ratio: float = 0.01,
-                 peak: float = 0.5, tail: float = 0.1) -> np.ndarray:
-    """The LR of every iteration of 003's one-cycle: min -> max at ``peak``, back to min at
-    ``1 - tail``, then down to ``min * final_ratio`` at the last iteration (piecewise linear)."""
-    check_number("max_lr", max_lr, lo=0, lo_open=True)
-    check_number("total_steps", total_steps, lo=1, integer=True)
-    check_number("min_ratio", min_ratio, lo=0, hi=1, lo_open=True)
-    check_number("final_ratio", final_ratio, lo=0, hi=1, lo_open=True)
-    check_number("peak", peak, lo=0, hi=1, lo_open=True, hi_open=True)
-    check_number("tail", tail, lo=0, hi=1 - peak, hi_open=True)
-    lo = max_lr * min_ratio
-    T = total_steps
-    xs = [0.0, peak * T, (1 - tail) * T, T - 1.0]
-    ys = [lo, max_lr, lo, lo * final_ratio]
-    if T == 1:
-        return np.array([lo])
-    return np.interp(np.arange(T, dtype=float), xs, ys)
-
-
-class ScheduledSGD(torch.optim.SGD):
-    """SGD whose LR follows a precomputed per-iteration list (one entry per ``step``)."""
-
-    def __init__(self, params, lrs, momentum: float = 0.9, weight_decay: float = 0.0):
-        self.lrs = [float(v) for v in lrs]
-        if not self.lrs:
-            raise ConfigError("lrs must hold at least one learning rate")
-        super().__init__(params, lr=self.lrs[0], momentum=momentum, weight_decay=weight_decay)
-        self.t = 0
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = super().step(closure)
-        self.t += 1
-        lr = self.lrs[min(self.t, len(self.lrs) - 1)]
-        for g in self.param_groups:
-            g["lr"] = lr
-        return loss
-
-
-def scheduled_sgd(lrs):
-    """An optimizer factory for :func:`sclib.train.fit` (``optimizer=``) applying ``lrs``."""
-    def make(params, lr, momentum, weight_decay):
-        return ScheduledSGD(params, lrs, momentum=momentum, weight_decay=weight_decay)
-    make.__name__ = "sgd-scheduled"
-    return make
+# 003's one-cycle is the ``pipeline`` schedule kind of sclib.schedules (so the History records
+# it); pipeline_lrs is its table.
+pipeline_lrs = schedules.pipeline_lrs
 
 
 def set_bn_momentum(model: nn.Module, momentum: float) -> int:
@@ -108,13 +64,8 @@ def run(*, dataset: str, model: str, epochs: int, batch_size: int, lr: float, sc
     net = models.create(model, num_classes=int(tr.y.max().item()) + 1, in_channels=tr.x.shape[1])
     if bn_momentum is not None:
         set_bn_momentum(net, bn_momentum)
-    opt = "sgd"
     cfg = dict(dataset=dataset, model=model, seed=seed, n_test=te.num_examples, bn_momentum=bn_momentum)
-    if schedule == "pipeline":
-        opt = scheduled_sgd(pipeline_lrs(lr, epochs * len(tr)))
-        cfg["pipeline_max_lr"] = lr
-        schedule = "constant"
-    return train.fit(net, tr, te, epochs=epochs, lr=lr, optimizer=opt, momentum=momentum,
+    return train.fit(net, tr, te, epochs=epochs, lr=lr, optimizer="sgd", momentum=momentum,
                      weight_decay=weight_decay, schedule=schedule, progress=progress, desc=desc,
                      config=cfg)
 
@@ -131,36 +82,25 @@ def accuracy_range_test(model, train_batches, test_batches, *, start_lr: float =
     check_number("end_lr", end_lr, lo=start_lr, lo_open=True)
     check_number("num_iter", num_iter, lo=2, integer=True)
     check_number("n_evals", n_evals, lo=1, hi=num_iter, integer=True)
-    saved = copy.deepcopy(model.state_dict())
-    lrs = np.linspace(start_lr, end_lr, num_iter)
-    opt = ScheduledSGD(model.parameters(), lrs, momentum=momentum, weight_decay=weight_decay)
     eval_at = set(np.linspace(num_iter / n_evals, num_iter, n_evals).round().astype(int).tolist())
     out = dict(lr=[], acc=[], iter_lr=[], loss=[], diverged=False)
-    i, epoch = 0, 0
-    try:
-        while i < num_iter:
-            train_batches.set_epoch(epoch)
-            for x, y in train_batches:
-                model.train()
-                loss = F.cross_entropy(model(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                out["iter_lr"].append(float(opt.param_groups[0]["lr"]))
-                opt.step()
-                v = float(loss.item())
-                out["loss"].append(v)
-                i += 1
-                if not math.isfinite(v):
-                    out["diverged"] = True
-                if i in eval_at:
-                    acc = 0.0 if out["diverged"] else train.evaluate(model, test_batches)[1]
-                    out["lr"].append(out["iter_lr"][-1])
-                    out["acc"].append(acc)
-                if i >= num_iter or out["diverged"]:
-                    break
-            if out["diverged"]:
-                break
-            epoch += 1
+
+    def on_step(i: int, loss: float, lr: float) -> bool:
+        out["iter_lr"].append(lr)
+        out["loss"].append(loss)
+        out["diverged"] = out["diverged"] or not math.isfinite(loss)
+        if i + 1 in eval_at:
+            acc = 0.0 if out["diverged"] else train.evaluate(model, test_batches)[1]
+            model.train()  # evaluate() switched to eval mode; the sweep goes on training
+            out["lr"].append(lr)
+            out["acc"].append(acc)
+        return out["diverged"]
+
+    saved = copy.deepcopy(model.state_dict())
+    try:  # one use of fit: a linear LR sweep, evaluated on the way by the hook
+        train.fit(model, train_batches, epochs=math.ceil(num_iter / len(train_batches)), lr=end_lr,
+                  momentum=momentum, weight_decay=weight_decay, max_steps=num_iter, on_step=on_step,
+                  schedule={"kind": "linear", "start_lr": start_lr, "end_lr": end_lr}, progress=False)
     finally:
         model.load_state_dict(saved)
     return out

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 
 from . import data as D
 from .progress import bar as progress_bar
-from . import models, schedules
+from . import models, schedules, store
 from .errors import ConfigError, check_choice, check_number
 
+PRECISIONS = ("fp32", "bf16", "fp16")
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
 
 
@@ -151,11 +152,67 @@ def _data_key(b) -> str:
 
 
 def _code_key() -> str:
-    """The training code itself: a checkpoint made by other sclib code is not resumed."""
+    """The training code itself: a checkpoint or stored run made by other sclib code is not used."""
     h = hashlib.sha256()
-    for m in ("train", "data", "models", "schedules"):
+    for m in ("train", "data", "models", "schedules", "optim"):
         h.update((Path(__file__).parent / f"{m}.py").read_bytes())
     return h.hexdigest()[:16]
+
+
+def _batches_key(b) -> dict | None:
+    """What a Batches feeds a run: the data fingerprint, its shape and dtype, and how it is
+    normalized, augmented, ordered and cut into batches."""
+    if b is None:
+        return None
+    return dict(data=_data_key(b), shape=list(b.x.shape), dtype=str(b.x.dtype), device=b.x.device.type,
+                mean=list(b.mean or ()), std=list(b.std or ()),
+                **{k: getattr(b, k) for k in ("batch_size", "shuffle", "flip", "crop_pad", "seed", "drop_last")})
+
+
+def _module_key(m) -> str | None:
+    """A module's architecture (its repr) and its current weights and buffers."""
+    if m is None:
+        return None
+    h = hashlib.sha256(repr(m).encode())
+    for k, t in m.state_dict().items():
+        h.update(k.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _rng_state() -> dict:
+    """torch's, numpy's and Python's random states, in types torch.load(weights_only=True) reads."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return dict(torch=torch.get_rng_state(), cuda=cuda, numpy=[kind, keys.tolist(), pos, has_gauss, cached],
+                python=random.getstate())
+
+
+def _set_rng_state(st: dict) -> None:
+    torch.set_rng_state(st["torch"])
+    if st.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+    kind, keys, pos, has_gauss, cached = st["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    random.setstate((st["python"][0], tuple(st["python"][1]), st["python"][2]))
+
+
+def _rng_key() -> str:
+    h = hashlib.sha256(torch.get_rng_state().numpy().tobytes())
+    if torch.cuda.is_available():  # dropout and on-device augmentation draw from these
+        for t in torch.cuda.get_rng_state_all():
+            h.update(t.numpy().tobytes())
+    h.update(repr(np.random.get_state()).encode() + repr(random.getstate()).encode())
+    return h.hexdigest()[:16]
+
+
+def run_key(cfg: dict, model, train, test=None, teacher=None) -> str:
+    """The key of a training run in the store and of its checkpoints: everything that
+    determines its result (see :mod:`sclib.store`)."""
+    return _config_hash(dict(cfg, _train=_batches_key(train), _test=_batches_key(test),
+                             _model=_module_key(model), _teacher=_module_key(teacher), _rng=_rng_key(),
+                             _code=_code_key(), _torch=torch.__version__,
+                             _dtype=str(torch.get_default_dtype())))
 
 
 def distill_loss(z, r, target, T: float = 1.0, label_smoothing: float = 0.0):
@@ -204,7 +261,8 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
         label_smoothing: float = 0.0, mixup_alpha: float = 0.0, teacher=None, distill_T: float = 1.0,
         batch_schedule: dict | None = None, channels_last: bool = False,
         checkpoint: str | os.PathLike | None = None,
-        progress: bool | None = None, desc: str = "", config: dict | None = None) -> History:
+        progress: bool | None = None, desc: str = "", config: dict | None = None,
+        max_steps: int | None = None, on_step=None, on_epoch=None, precision: str = "fp32") -> History:
     """Train ``model`` on ``train`` (a :class:`sclib.data.Batches`) and evaluate on ``test``.
 
     The schedule is stepped every iteration (every epoch with ``batch_schedule``, whose batch
@@ -213,17 +271,37 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
     numbers as an uninterrupted run). A loss that becomes NaN or inf stops the run cleanly with
     ``History.diverged = True``.
 
+    ``precision``: ``fp32`` (default), ``bf16`` (autocast; the GPU path) or ``fp16`` (autocast
+    with a GradScaler, for GPUs without bf16). The weights, the optimizer and the evaluation
+    stay in the default dtype; only the forward pass and the loss run in low precision.
+
+    Hooks (the range test, probes and trackers are uses of this one loop): ``max_steps`` ends the
+    run after that many optimizer steps (the schedule then spans ``min(epochs × steps per epoch,
+    max_steps)`` iterations); ``on_step(step, loss, lr)`` is called after every step with the
+    step's index, loss and LR (a host sync per step, so only when set) and ``on_epoch(history)``
+    after every epoch; either stops the run by returning True. A stopped epoch is recorded with
+    the steps it ran.
+
     Options: ``mixup_alpha`` > 0 mixes every batch with torchvision's ``v2.MixUp``; ``teacher``
     adds knowledge distillation (:func:`distill_loss`, temperature ``distill_T``).
     Under ``torchrun`` (torch.distributed initialized, k > 1 processes) the model is wrapped in
     DistributedDataParallel and each rank trains on its 1/k slice of every global batch of
     ``train.batch_size``: k workers × b equal one process × k·b (BatchNorm statistics stay per
     worker, as in Goyal et al.). Metrics are reduced over ranks; only rank 0 writes checkpoints.
+
+    The run store (:mod:`sclib.store`): a run without hooks, outside DDP, whose key
+    (:func:`run_key`) is stored is not trained again: its History, its final weights (loaded into
+    ``model``) and the random state at its end are returned as training would have left them.
+    A run that trains is checkpointed in the store after every epoch (unless ``checkpoint`` names
+    another file), so a killed run resumes.
     """
     check_number("epochs", epochs, lo=1, integer=True)
     check_number("label_smoothing", label_smoothing, lo=0, hi=1, hi_open=True)
     check_number("mixup_alpha", mixup_alpha, lo=0)
     check_number("distill_T", distill_T, lo=0, lo_open=True)
+    if max_steps is not None:
+        check_number("max_steps", max_steps, lo=1, integer=True)
+    check_choice("precision", precision, PRECISIONS)
     spec = schedules.normalize(schedule)
     base_bs = train.batch_size
     bsched = _check_batch_schedule(batch_schedule, base_bs, train.num_examples, epochs)
@@ -242,7 +320,8 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
     opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
     spe = len(train)
     # With a growing batch the number of steps per epoch changes: step the LR schedule per epoch.
-    sched = (schedules.build(spec, opt, epochs, 1) if bsched else schedules.build(spec, opt, epochs * spe, spe))
+    total = epochs * spe if max_steps is None else min(epochs * spe, max_steps)
+    sched = (schedules.build(spec, opt, epochs, 1) if bsched else schedules.build(spec, opt, total, spe))
     opt_name = optimizer if isinstance(optimizer, str) else getattr(optimizer, "__name__", repr(optimizer))
     cfg = dict(config or {}, epochs=epochs, lr=lr, optimizer=opt_name, momentum=momentum,
                weight_decay=weight_decay, schedule=spec, label_smoothing=label_smoothing,
@@ -250,8 +329,24 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
     # New options enter the config only when used, so older configurations keep their hash.
     extra = dict(mixup_alpha=mixup_alpha or None, distill_T=distill_T if teacher is not None else None,
                  batch_schedule=bsched, channels_last=channels_last or None,
-                 world_size=world if par else None)
+                 world_size=world if par else None, max_steps=max_steps,
+                 precision=None if precision == "fp32" else precision)
     cfg.update({k: v for k, v in extra.items() if v is not None})
+    # before anything can move the weights or the random state: the run's identity
+    hooks = on_step is not None or on_epoch is not None
+    use_store = store.root() is not None and not hooks and not par
+    key = run_key(cfg, model, train, test, teacher) if (use_store or checkpoint) else ""
+    own_ckpt = False
+    if use_store:
+        hit = store.load(key)
+        if hit is not None:
+            model.load_state_dict(hit["model"])
+            _set_rng_state(hit["rng"])
+            return History.from_dict(json.loads(hit["history"]))
+        if checkpoint is None:  # a killed run resumes from its last epoch
+            checkpoint, own_ckpt = store.path(key, "ckpt"), True
+    low = None if precision == "fp32" else getattr(torch, {"bf16": "bfloat16", "fp16": "float16"}[precision])
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     mix = None
     if mixup_alpha > 0:
         from torchvision.transforms import v2
@@ -262,7 +357,6 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
     h = History(config=cfg, steps_per_epoch=spe)
     start = 0
     ckpt = Path(checkpoint) if checkpoint else None
-    key = _config_hash(dict(cfg, _data=_data_key(train), _code=_code_key())) if ckpt else ""
     if ckpt and ckpt.exists():
         try:
             state = torch.load(ckpt, weights_only=True)
@@ -277,9 +371,10 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
             start = len(h.epoch)
     bar = progress_bar(range(start, epochs), desc=desc or schedules.describe(spec), unit="epoch",
                        disable=progress is False or rank != 0)  # on the terminal, never in a page
+    done, stop = len(h.loss), False  # optimizer steps so far (a resumed run counts its own)
     try:
         for ep in bar:
-            if h.diverged:
+            if h.diverged or stop:
                 break
             net.train()
             train.set_epoch(ep)
@@ -288,6 +383,7 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
             losses = torch.empty(n_steps, device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             t0 = time.perf_counter()
+            ran, seen = n_steps, 0
             for i, (x, y) in enumerate(train):
                 h.lr.append(opt.param_groups[0]["lr"])
                 h.momentum.append(current_momentum(opt))
@@ -296,22 +392,35 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
                 target = y
                 if mix is not None:
                     x, target = mix(x, y)
-                out = net(x)
-                if teacher is not None:
-                    with torch.no_grad():
-                        r = teacher(x)
-                    loss = distill_loss(out, r, target, distill_T, label_smoothing)
-                else:
-                    loss = F.cross_entropy(out, target, label_smoothing=label_smoothing)
+                with torch.autocast(device.type, dtype=low, enabled=low is not None):
+                    out = net(x)
+                    if teacher is not None:
+                        with torch.no_grad():
+                            r = teacher(x)
+                        loss = distill_loss(out, r, target, distill_T, label_smoothing)
+                    else:
+                        loss = F.cross_entropy(out, target, label_smoothing=label_smoothing)
                 if par:  # DDP averages gradients over ranks: weight each slice by its share
                     loss = loss * (x.shape[0] * world / train.global_len)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if scaler is None:
+                    loss.backward()
+                    opt.step()
+                else:  # fp16: scale the loss so small gradients survive, unscale before the step
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
                 if not bsched:
                     sched.step()
                 losses[i] = loss.detach()
                 correct += (out.detach().argmax(1) == y).sum()
+                done += 1
+                if on_step is not None or max_steps is not None:
+                    seen += x.shape[0]
+                    stop = bool(on_step(done - 1, loss.item(), h.lr[-1])) if on_step is not None else False
+                    if stop or (max_steps is not None and done >= max_steps):
+                        stop, ran = True, i + 1
+                        break
             if bsched:
                 sched.step()
             if par:  # the mean of the ranks' slice means is the global batch mean
@@ -321,14 +430,15 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
             if device.type == "cuda":
                 torch.cuda.synchronize()
             dt = time.perf_counter() - t0
-            step_losses = losses.tolist()
+            step_losses = losses[:ran].tolist()
             h.loss.extend(step_losses)
             if not all(math.isfinite(v) for v in step_losses):
                 h.diverged = True  # recorded, not raised: large-LR runs hit this on purpose
             h.epoch.append(ep + 1)
             h.batch_size.append(train.batch_size)
             h.train_loss.append(float(np.mean(step_losses)))
-            h.train_acc.append(correct.item() / train.num_examples)
+            # a stopped epoch: the accuracy of the batches it ran (all ranks' slices)
+            h.train_acc.append(correct.item() / (train.num_examples if ran == n_steps else seen * world))
             h.seconds.append(dt)
             h.images_per_s.append(train.num_examples / dt)
             if test is not None and not h.diverged:
@@ -349,11 +459,18 @@ def fit(model, train, test=None, *, epochs: int, lr: float, optimizer: str = "sg
                                      "history": json.dumps(h.to_dict())}, ckpt)
             if ckpt and par:
                 torch.distributed.barrier()
+            if on_epoch is not None and on_epoch(h):
+                stop = True
     finally:
         bar.close()
         train.batch_size = base_bs
         if par:
             train.rank, train.world = 0, 1
+    if use_store:
+        store.save(key, dict(history=json.dumps(h.to_dict()), rng=_rng_state(),
+                             model={k: v.detach().cpu() for k, v in model.state_dict().items()}))
+        if own_ckpt:
+            ckpt.unlink(missing_ok=True)
     return h
 
 
@@ -387,7 +504,7 @@ def run(*, dataset: str, model: str, epochs: int, batch_size: int, lr: float, se
         label_smoothing: float = 0.0, n_train=None, n_test=None, augment: bool = True, device=None,
         root=None, checkpoint=None, progress=None, desc: str = "", return_model: bool = False,
         mixup_alpha: float = 0.0, teacher=None, distill_T: float = 1.0, batch_schedule=None,
-        channels_last: bool = False, model_kwargs: dict | None = None):
+        channels_last: bool = False, model_kwargs: dict | None = None, precision: str = "fp32"):
     """A whole seeded experiment: data -> model -> :func:`fit`. Same arguments, same numbers.
 
     Returns the History, or ``(history, model, test_batches)`` with ``return_model=True``
@@ -407,6 +524,6 @@ def run(*, dataset: str, model: str, epochs: int, batch_size: int, lr: float, se
     h = fit(net, train, test, epochs=epochs, lr=lr, optimizer=optimizer, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, label_smoothing=label_smoothing,
             mixup_alpha=mixup_alpha, teacher=teacher, distill_T=distill_T,
-            batch_schedule=batch_schedule, channels_last=channels_last,
+            batch_schedule=batch_schedule, channels_last=channels_last, precision=precision,
             checkpoint=checkpoint, progress=progress, desc=desc, config=cfg)
     return (h, net, test) if return_model else h

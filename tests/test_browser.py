@@ -199,3 +199,43 @@ def test_screenshot_of_the_summary_page():
     assert hi - lo > 100, "the screenshot is blank"
     tables = soup("book/summary.html").find_all("table")
     assert tables, "the summary page has no table"
+
+
+_MEASURE = """<!doctype html><html><body style="margin:0">
+<iframe id="f" src="{src}" style="width:1400px;height:900px;border:0"></iframe><pre id="out">pending</pre>
+<script>
+document.getElementById('f').addEventListener('load', () => {{
+  const d = document.getElementById('f').contentDocument, res = [];
+  for (const t of d.querySelectorAll('table')) {{
+    const ths = [...t.querySelectorAll('thead th')];
+    const i = ths.findIndex(th => th.textContent.trim() === 'verdict');
+    if (i < 0) continue;
+    const box = ths[i].closest('.pst-scrollable-table-container, .output, article') || d.body;
+    res.push([ths[i].getBoundingClientRect().right, Math.min(1400, box.getBoundingClientRect().right)]);
+  }}
+  document.getElementById('out').textContent = JSON.stringify(res);
+}});
+</script></body></html>"""
+
+
+def _verdict_column_edges(page):
+    """[(right edge of the verdict header, right edge of what shows it)] of every table with a
+    verdict column, laid out in a 1400 px wide window (an iframe of the page, measured by script)."""
+    with tempfile.TemporaryDirectory(prefix="sclib-measure-") as d:
+        wrapper = Path(d) / "measure.html"
+        wrapper.write_text(_MEASURE.format(src=(HTML / page).as_uri()))
+        dom, _ = chromium(wrapper.as_uri(), "--dump-dom", "--allow-file-access-from-files",
+                          "--window-size=1420,1000")
+    out = bs4.BeautifulSoup(dom, "html.parser").find(id="out")
+    text = out.get_text() if out else "missing"
+    assert text.startswith("["), f"{page}: could not measure the page ({text[:80]})"
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("book/")])
+def test_the_verdict_column_is_in_view_at_1400_px(page):
+    # issue 20: the right-hand contents panel squeezed "Paper vs ours" tables, the verdicts
+    # ended up off-screen; a verdict must be readable without scrolling sideways
+    edges = _verdict_column_edges(page)
+    hidden = [round(r - edge) for r, edge in edges if r > edge + 1]
+    assert not hidden, f"{page}: verdict column(s) cut off at 1400 px by {hidden} px"

@@ -33,6 +33,62 @@ def test_exponential_sweep_and_divergence_stop(batches):
     assert rt.stopped_early and len(rt.lrs) < 80               # 1e4 diverges
 
 
+def _hand_range_test(model, batches, *, start_lr, end_lr, num_iter, momentum=0.9, beta=0.98, diverge=4.0):
+    """The range test as a loop of its own (the algorithm of Smith 2017 / fastai, as sclib ran it
+    before it became a use of fit): the reference the fit-based version must match."""
+    import copy
+
+    import torch.nn.functional as F
+
+    saved = copy.deepcopy(model.state_dict())
+    opt = train.make_optimizer("sgd", model.parameters(), start_lr, momentum, 0.0)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=(end_lr / start_lr) ** (1 / (num_iter - 1)))
+    lrs, losses, smoothed, avg, best, i, epoch = [], [], [], 0.0, math.inf, 0, 0
+    model.train()
+    while i < num_iter:
+        batches.set_epoch(epoch)
+        for x, y in batches:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            lrs.append(opt.param_groups[0]["lr"])
+            losses.append(loss.item())
+            avg = beta * avg + (1 - beta) * losses[-1]
+            smoothed.append(avg / (1 - beta ** (i + 1)))
+            best = min(best, smoothed[-1])
+            sched.step()
+            i += 1
+            if not math.isfinite(smoothed[-1]) or (i > 1 and smoothed[-1] > diverge * best):
+                i = num_iter
+            if i >= num_iter:
+                break
+        epoch += 1
+    model.load_state_dict(saved)
+    return lrs, losses, smoothed
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("end_lr,num_iter", [(10.0, 40), (1e4, 80)])  # across an epoch; diverging
+def test_range_test_is_the_hand_loop(batches, end_lr, num_iter, dtype):
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # the same arithmetic in the same order: equal to the last bit
+    try:
+        tr, _ = train.load_batches("digits", batch_size=64, seed=0)
+        train.seed_everything(0)
+        m = models.create("simple", 10, 1)
+        rt = lr_finder.range_test(m, tr, start_lr=1e-4, end_lr=end_lr, num_iter=num_iter)
+        train.seed_everything(0)
+        m2 = models.create("simple", 10, 1)
+        lrs, losses, smoothed = _hand_range_test(m2, tr, start_lr=1e-4, end_lr=end_lr, num_iter=num_iter)
+    finally:
+        torch.set_default_dtype(old)
+    assert len(rt.lrs) == len(lrs) and len(lrs) > 20
+    assert rt.lrs == lrs
+    np.testing.assert_array_equal(rt.losses, losses)  # nan == nan here
+    np.testing.assert_array_equal(rt.smoothed, smoothed)
+
+
 def synthetic(n=100):
     """A range-test-like curve: flat, steep descent, minimum at lr=1e-1, blow-up."""
     lrs = np.logspace(-5, 1, n)

@@ -47,20 +47,22 @@ def test_beta2_probe_tracks_with_small_beta2():
     # constant gradient scale: sqrt(v_hat) equals |g| whatever beta2 (bias correction)
     p = torch.nn.Parameter(torch.zeros(4))
     probe = momentum.Beta2Probe(0.999)
-    opt = probe([p], lr=1e-3, momentum=0.9, weight_decay=0.0)
+    opt = probe.optimizer([p], lr=1e-3, momentum=0.9, weight_decay=0.0)
     for _ in range(5):
         p.grad = torch.full_like(p, 2.0)
         opt.step()
+        probe.on_step()
     assert np.allclose(probe.lag_ratio, 1.0)
     # gradient drops 10x: a long memory (0.999) keeps the old scale, a short one (0.5) forgets it
     ratios = {}
     for b2 in (0.5, 0.999):
         p = torch.nn.Parameter(torch.zeros(4))
         probe = momentum.Beta2Probe(b2)
-        opt = probe([p], lr=1e-3, momentum=0.9, weight_decay=0.0)
+        opt = probe.optimizer([p], lr=1e-3, momentum=0.9, weight_decay=0.0)
         for k in range(40):
             p.grad = torch.full_like(p, 1.0 if k < 20 else 0.1)
             opt.step()
+            probe.on_step()
         ratios[b2] = probe.lag_ratio[-1]
     assert ratios[0.5] == pytest.approx(1.0, abs=1e-3)
     assert ratios[0.999] > 5

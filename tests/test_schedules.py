@@ -106,3 +106,20 @@ def test_clr_step_epochs_within_bounds():
     assert schedules.clr_step_epochs(6) == 3
     assert schedules.clr_step_epochs(30) == 7.5
     assert 2 <= schedules.clr_step_epochs(100) <= 10
+
+
+def test_exponential_linear_and_pipeline_tables():
+    lrs, _ = applied({"kind": "exponential", "end_lr": 10.0}, 5, lr=1e-3)
+    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(10.0)
+    assert all(b / a == pytest.approx(10.0) for a, b in zip(lrs, lrs[1:]))
+    lrs, _ = applied({"kind": "linear", "start_lr": 0.0, "end_lr": 3.0}, 4)
+    assert lrs == pytest.approx([0.0, 1.0, 2.0, 3.0])
+    lrs, _ = applied({"kind": "pipeline"}, 100, lr=1.0)
+    assert lrs == [float(v) for v in schedules.pipeline_lrs(1.0, 100)]
+    assert lrs[0] == pytest.approx(0.1) and max(lrs) == pytest.approx(1.0) and lrs[-1] == pytest.approx(0.001)
+    with pytest.raises(ConfigError, match="end_lr"):
+        schedules.normalize({"kind": "linear"})
+    with pytest.raises(ConfigError, match="tail"):
+        schedules.normalize({"kind": "pipeline", "peak": 0.5, "tail": 0.6})
+    with pytest.raises(ConfigError, match="unknown field"):
+        schedules.normalize({"kind": "pipeline", "warmup_epochs": 1})
