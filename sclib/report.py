@@ -35,7 +35,7 @@ def mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
 # never by a point estimate alone.
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, EXACT, NOT_RUN = LABELS = (
     "reproduced", "contradicted", "inconclusive", "exact", "not run")
-CLAIMS = ("greater", "less", "equivalent")
+CLAIMS = ("greater", "less", "equivalent", "no_worse")
 ROW_COLUMNS = ["claim", "source", "paper", "ours", "95% CI", "seeds", "scale", "verdict"]
 _MAX_SEEDS = 10_000  # search cap for "how many seeds would resolve the paper's effect"
 _NAN_CI = (math.nan, math.nan)
@@ -107,6 +107,9 @@ def verdict(ours, baseline, *, claim: str, margin: float | None = None, alpha: f
     - ``claim="equivalent"`` (needs ``margin`` > 0, metric units): TOST. Reproduced when both
       one-sided tests against ±margin reject at ``alpha`` (the 1−2α CI lies inside ±margin);
       contradicted when the mean is significantly above +margin or below −margin.
+    - ``claim="no_worse"`` (needs ``margin`` > 0): non-inferiority, "ours is at most ``margin``
+      below the baseline". Reproduced when the one-sided test rejects ``diff ≤ −margin``;
+      contradicted when ``diff`` is significantly below −margin.
     - Always inconclusive: fewer than 3 pairs; a non-finite value (a diverged run); a baseline
       whose mean is below ``chance + gate`` (it did not train); and, when ``paper_effect`` is
       given, a 95% CI half-width wider than |paper_effect| (the note says about how many seeds
@@ -118,8 +121,8 @@ def verdict(ours, baseline, *, claim: str, margin: float | None = None, alpha: f
     """
     check_choice("claim", claim, CLAIMS)
     alpha = _scalar("alpha", alpha, lo=0, hi=0.5, lo_open=True, hi_open=True)
-    if claim == "equivalent" and margin is None:
-        raise ConfigError("margin is required for claim='equivalent' (metric units, > 0)")
+    if claim in ("equivalent", "no_worse") and margin is None:
+        raise ConfigError(f"margin is required for claim={claim!r} (metric units, > 0)")
     if margin is not None:
         margin = _scalar("margin", margin, lo=0, lo_open=True)
     if paper_effect is not None:
@@ -160,7 +163,10 @@ def verdict(ours, baseline, *, claim: str, margin: float | None = None, alpha: f
         t = delta / se if side == "above" else -delta / se
         return float(stats.t.sf(t, n - 1)) < alpha
 
-    if claim == "equivalent":
+    if claim == "no_worse":
+        label = (REPRODUCED if rejects(-margin, "above")
+                 else CONTRADICTED if rejects(-margin, "below") else INCONCLUSIVE)
+    elif claim == "equivalent":
         if rejects(-margin, "above") and rejects(margin, "below"):
             label = REPRODUCED
         elif rejects(margin, "above") or rejects(-margin, "below"):

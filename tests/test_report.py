@@ -67,6 +67,21 @@ def test_equivalence_at_the_margin_holds_its_size():
     assert rate(labels, REPRODUCED) <= 0.05 + mc_slack(0.05)
 
 
+def test_no_worse_holds_its_size_at_the_margin_and_finds_a_real_match():
+    # non-inferiority: true difference exactly −margin is "no worse" at most alpha of the time
+    at_margin = simulate(-1.0, 1.0, 5, claim="no_worse", margin=1.0, seed=7)
+    assert rate(at_margin, REPRODUCED) <= 0.05 + mc_slack(0.05)
+    worse = simulate(-3.0, 0.5, 5, claim="no_worse", margin=1.0, seed=8)
+    assert rate(worse, CONTRADICTED) >= 0.80 and rate(worse, REPRODUCED) == 0
+    same = simulate(0.0, 0.5, 5, claim="no_worse", margin=1.0, seed=9)
+    assert rate(same, REPRODUCED) >= 0.80
+    v = verdict([0.80, 0.815, 0.79], [0.81, 0.82, 0.80], claim="no_worse", margin=0.03)
+    d = -0.025 / 3                                          # the unshifted paired difference
+    assert v.diff == pytest.approx(d) and v.ci[0] < d < v.ci[1] and v.label == REPRODUCED
+    with pytest.raises(ValueError, match="margin"):  # ConfigError is a ValueError
+        verdict([1, 2, 3], [1, 2, 3], claim="no_worse")
+
+
 def test_equivalence_with_no_difference_and_small_noise_is_reproduced():
     labels = simulate(0.0, 0.25, 5, claim="equivalent", margin=1.0, seed=6)
     assert rate(labels, REPRODUCED) >= 0.90
