@@ -414,8 +414,7 @@ def findings(rows_by_chapter: dict, titles: dict | None = None) -> str:
             label = label_of(r["verdict"])
             by[label].append((titles.get(chapter, chapter), r))
             if label == INCONCLUSIVE:
-                why = r["verdict"][len(INCONCLUSIVE):].strip(" ()") or "the test decided neither way"
-                why = "the CI is wider than the paper's effect" if why.startswith("CI ±") else why
+                why = _reason(r["verdict"])
                 notes[why] = notes.get(why, 0) + 1
 
     def item(chapter, r):
@@ -433,3 +432,23 @@ def findings(rows_by_chapter: dict, titles: dict | None = None) -> str:
                f"{len(by[EXACT])} rows are {EXACT} checks of formulas and schedules, "
                f"{len(by[NOT_RUN])} did not run at this profile.")
     return "\n".join(out)
+
+
+def _reason(verdict_text: str) -> str:
+    """Why an inconclusive row is undecided, in a few words."""
+    why = verdict_text[len(INCONCLUSIVE):].strip(" ()") or "the test decided neither way"
+    return "the CI is wider than the paper's effect" if why.startswith("CI ±") else why
+
+
+def headline(rows_by_chapter: dict) -> str:
+    """One sentence: how many tested claims were reproduced, contradicted and left undecided
+    (and the commonest reason), from the chapters' published rows."""
+    rows = [r for rs in rows_by_chapter.values() for r in rs or []]
+    found = [label_of(r["verdict"]) for r in rows]
+    why = [_reason(r["verdict"]) for r, lab in zip(rows, found) if lab == INCONCLUSIVE]
+    tested = sum(found.count(k) for k in (REPRODUCED, CONTRADICTED, INCONCLUSIVE))
+    top = max(sorted(set(why)), key=why.count) if why else None
+    tail = f" (most often {top}: {why.count(top)})" if top else ""
+    return (f"Of {tested} claims tested at our scale: {found.count(REPRODUCED)} {REPRODUCED}, "
+            f"{found.count(CONTRADICTED)} {CONTRADICTED}, {found.count(INCONCLUSIVE)} "
+            f"{INCONCLUSIVE}{tail}; {found.count(EXACT)} further rows are {EXACT} checks.")

@@ -335,3 +335,5 @@ def test_findings_list_decided_claims_and_count_the_rest():
     assert "- *Chapter A*: mixup helps — ours +0.11, 95% CI [" in text and ", 4 seeds (tiny)" in text
     assert "**Contradicted at our scale** (0 of 2 tested claims):\n- none" in text
     assert "1 claims are inconclusive (n < 3: 1)" in text and "1 rows are exact" in text
+    assert report.headline(rows) == ("Of 2 claims tested at our scale: 1 reproduced, 0 contradicted, "
+                                     "1 inconclusive (most often n < 3: 1); 1 further rows are exact checks.")
