@@ -243,7 +243,8 @@ def track_norms(*, dataset: str, model: str, epochs: int, batch_size: int, lr: f
     spe = len(tr)
     tail_start = (epochs - tail_epochs) * spe
     gsum = [torch.zeros_like(p) for p in decayed]
-    at = {k: float(_flat(ps).norm()) for k, ps in sets.items()}  # the weights the next gradient is taken at
+    with torch.no_grad():  # the weights the next gradient is taken at
+        at = {k: float(_flat(ps).norm()) for k, ps in sets.items()}
 
     @torch.no_grad()
     def on_step(i, loss, lr):

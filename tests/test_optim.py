@@ -246,8 +246,12 @@ def test_fit_accepts_the_callables():
 
 
 def test_track_norms_records_every_step():
-    out = optim.track_norms(dataset="digits", model="simple", epochs=2, batch_size=64, lr=0.05,
-                            method="sgdw", momentum=0.9, weight_decay=1e-2, n_train=256, n_test=128)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would be printed into the chapter's page
+        out = optim.track_norms(dataset="digits", model="simple", epochs=2, batch_size=64, lr=0.05,
+                                method="sgdw", momentum=0.9, weight_decay=1e-2, n_train=256, n_test=128)
     steps = 2 * out["steps_per_epoch"]
     assert len(out["loss"]) == steps
     assert all(len(v) == steps for v in out["grad_norm"].values())
