@@ -536,7 +536,8 @@ print("RESULT " + json.dumps(out))
 
 
 def _fit_proc(ckpt, epochs):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SCLIB_PROGRESS="0", OMP_NUM_THREADS="1")
+    # the explicit checkpoint is under test: no run store (it would return the reference run)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SCLIB_PROGRESS="0", OMP_NUM_THREADS="1", SCLIB_RUNS="off")
     return subprocess.Popen([sys.executable, "-c", _FIT_SCRIPT, str(ckpt), str(epochs)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -29,6 +29,7 @@ def test_history_records_schedule_and_metrics():
 
 
 def test_resume_from_checkpoint_gives_same_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCLIB_RUNS", "off")  # the explicit checkpoint is under test, not the store
     ref = train.run(seed=0, **RUN)
     ck = tmp_path / "run.pt"
     calls = {"n": 0}
