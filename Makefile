@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book book-check browser test test-portable bench stale nbval-refresh clean
+.PHONY: book book-check browser test test-portable bench stale nbval-refresh clean gpu gpu-plan
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,18 @@ stale: $(STAMP)
 ## Re-record the smoke outputs that nbval compares against (after an intended change).
 nbval-refresh: $(STAMP)
 	$(PY) -m sclib nbval-refresh
+
+## The gpu profile on a GPU, in priority order, within BUDGET minutes (README "Running the gpu
+## profile"). No pip install here: a GPU machine may be offline; without .venv it uses python3.
+BUDGET   ?= 12
+GPU_ARGS ?=
+GPU_PY   ?= $(if $(wildcard $(PY)),$(PY),python3)
+gpu:
+	$(GPU_PY) -m sclib gpu --budget $(BUDGET) $(GPU_ARGS)
+
+## Dry-run every chapter's gpu profile on the CPU and write its GPU-time estimate to sclib/gpu_plan.json.
+gpu-plan: $(STAMP)
+	$(PY) -m sclib gpu --dry-run --budget $(BUDGET)
 
 clean:
 	rm -rf _build

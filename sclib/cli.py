@@ -5,6 +5,9 @@
     python -m sclib stale
     python -m sclib nbval-refresh [NOTEBOOK...]
     python -m sclib restamp [NOTEBOOK...]   # rewrite the run-info note of executed pages, no rerun
+    python -m sclib restyle [NOTEBOOK...] [--migrate]   # copy prose and tags into executed pages, no rerun
+    python -m sclib run NOTEBOOK --profile gpu --dry-run   # every code path on the CPU, tiny; the GPU plan
+    python -m sclib gpu --budget MINUTES [--data DIR]    # the gpu profile, in priority order (sclib/gpu.py)
 
 Bad input exits with status 2 and one line naming the parameter; nothing is left in book/.
 """
@@ -37,6 +40,11 @@ def _parser():
     where.add_argument("--out", metavar="PATH", help="write the executed notebook here (a .ipynb file)")
     where.add_argument("--into-book", action="store_true",
                        help="replace the book page book/NOTEBOOK.ipynb (what `make book` would do)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="run every cell on the CPU at a tiny size, two steps per run (sclib/dryrun.py), "
+                        "then print the profile's planned runs and their GPU time; writes nothing but --out")
+    r.add_argument("--synthetic", action="store_true",
+                   help="with --dry-run: synthetic stand-ins for every dataset, even where real files are here")
     b = sub.add_parser("book", help="execute stale notebooks, then build the HTML book in _build/html")
     b.add_argument("--check", action="store_true",
                    help="never execute: report stale pages and build from what is committed")
@@ -47,6 +55,16 @@ def _parser():
     s = sub.add_parser("restamp", help="rewrite the 'How this page was produced' note of book/ pages "
                                        "from their recorded metadata (never retrains)")
     s.add_argument("notebooks", nargs="*", help="default: every executed page")
+    y = sub.add_parser("restyle", help="copy a notebook's markdown cells, cell tags/metadata and "
+                                       "notebook metadata into its executed book/ page, outputs kept "
+                                       "(never retrains; refuses when the code differs)")
+    y.add_argument("notebooks", nargs="*", help="default: every executed page")
+    y.add_argument("--migrate", action="store_true",
+                   help="only rewrite old-style recorded source hashes (every cell) of fresh pages "
+                        "to the code-only hash; idempotent")
+    from . import gpu
+
+    gpu.add_parser(sub)
     return p
 
 
@@ -65,6 +83,15 @@ def main(argv=None) -> int:
                 if k == "profile":
                     raise ConfigError("give the profile with --profile, not -p profile")
                 params[k] = runner.parse_value(v, k)
+            if args.dry_run:
+                from . import dryrun
+
+                if args.into_book:
+                    raise ConfigError("--dry-run never writes a book page: drop --into-book")
+                r = dryrun.dry_run(args.notebook, args.profile, params, synthetic=args.synthetic,
+                                   out=Path(args.out).resolve() if args.out else None)
+                print(dryrun.report(r))
+                return 0
             if args.into_book:
                 out = runner.BOOK / f"{args.notebook}.ipynb"
             else:
@@ -73,11 +100,33 @@ def main(argv=None) -> int:
             shown = out.relative_to(runner.ROOT) if out.is_relative_to(runner.ROOT) else out
             print(f"wrote {shown}")
             return 0
+        if args.cmd == "gpu":
+            from . import gpu
+
+            return gpu.main(args)
         if args.cmd == "nbval-refresh":
             for n in args.notebooks or runner.notebook_names():
                 runner.validate(n, "smoke", {})
                 print(f"recorded {runner.refresh_nbval(n).relative_to(runner.ROOT)}", flush=True)
             return 0
+        if args.cmd == "restyle":
+            names = args.notebooks or [n for n in runner.notebook_names() if (runner.BOOK / f"{n}.ipynb").exists()]
+            for n in names:
+                runner.check_choice("notebook", n, runner.notebook_names())
+            failed = 0
+            for n in names:
+                if runner.migrate_source_hash(n):
+                    print(f"migrated the source hash of book/{n}.ipynb", flush=True)
+                if args.migrate:
+                    continue
+                try:
+                    changed = runner.restyle(n)
+                except ConfigError as e:
+                    print(f"sclib: error: {e}", file=sys.stderr, flush=True)
+                    failed += 1
+                    continue
+                print(f"{'restyled' if changed else 'unchanged'} book/{n}.ipynb", flush=True)
+            return 2 if failed else 0
         if args.cmd == "restamp":
             names = args.notebooks or [n for n in runner.notebook_names() if (runner.BOOK / f"{n}.ipynb").exists()]
             for n in names:

@@ -202,6 +202,9 @@ PAPER = {
                                                    "ResNet-50-D + cosine decay, ImageNet top-1 %"),
     "label_smoothing.bot.resnet50d.ls.top1": V(78.31, SEED_TRICKS, "Bag of Tricks refinements table",
                                                "ResNet-50-D + cosine + label smoothing, top-1 %"),
+    "label_smoothing.bot.fig4_gap": V("decreases as ε increases", SEED_TRICKS, "Bag of Tricks Figure 4",
+                                      "theoretical gap between z*_p and the others; empirical gap "
+                                      "between the maximum prediction and the average of the rest"),
     # --- mixup pages of 004 (chapter mixup_fixup): Zhang et al. Table 1 / Figure 3a (errors %)
     "mixup.imagenet.resnet50.erm_90": V(23.5, SEED_TRICKS, "mixup Table 1", "ResNet-50, ERM (Goyal et al.), 90 epochs, top-1 error %"),
     "mixup.imagenet.resnet50.mixup02_90": V(23.3, SEED_TRICKS, "mixup Table 1", "ResNet-50, mixup α=0.2, 90 epochs"),

@@ -1,7 +1,9 @@
 """Execute chapter notebooks with papermill into ``book/``, and know when a page is stale.
 
-A page is stale when its source notebook, the sclib code that computes results, or its profile
-changed since it was executed. The fingerprint of each is stored in the executed notebook's
+A page is stale when its source notebook's code (code cells and their non-presentation tags:
+:func:`code_signature`), the sclib code that computes results, or its profile changed since it
+was executed; prose and presentation tags are copied into an executed page by :func:`restyle`.
+The fingerprint of each is stored in the executed notebook's
 metadata (``metadata.sclib``), so a rebuild with nothing changed executes nothing. The runner
 and CLI modules are not part of the fingerprint: they do not change any result.
 """
@@ -79,8 +81,43 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+#: Cell tags that only change how a page looks (Jupyter Book / MyST-NB), never what it computes:
+#: they are left out of the page's fingerprint, so hiding a cell makes no page stale.
+PRESENTATION_TAGS = frozenset({
+    "remove-input", "remove-output", "remove-cell", "remove-stderr", "remove-stdout",
+    "hide-input", "hide-output", "hide-cell", "full-width", "margin", "output_scroll",
+    "scroll-output", "scroll-input", "popout", "sidebar", "dropdown", "toggle",
+    "sclib-run-info",
+})
+#: The cell papermill adds with the injected parameters (a page has it, its notebook does not).
+INJECTED_TAG = "injected-parameters"
+
+
+def code_signature(cells) -> list:
+    """What of a notebook can change its results: every code cell's source and its tags, less the
+    presentation tags (``PRESENTATION_TAGS``) and less papermill's injected-parameters cell.
+    Markdown cells, outputs and cell metadata other than tags are not part of it."""
+    out = []
+    for c in cells:
+        tags = c.get("metadata", {}).get("tags", []) or []
+        if c["cell_type"] != "code" or INJECTED_TAG in tags:
+            continue
+        src = c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+        out.append([src, sorted(t for t in tags if t not in PRESENTATION_TAGS)])
+    return out
+
+
 def source_hash(name: str) -> str:
-    """Hash of the cells' sources (not outputs, which nbval stores in notebooks/)."""
+    """Hash of the notebook's :func:`code_signature`: the code cells' sources and their
+    non-presentation tags (not outputs, which nbval stores in notebooks/; not the prose, which
+    ``python -m sclib restyle`` copies into an executed page without rerunning it)."""
+    nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
+    return _sha(json.dumps(["code", code_signature(nb["cells"])], sort_keys=True).encode())
+
+
+def _source_hash_v1(name: str) -> str:
+    """The source hash pages recorded before code-only fingerprints (every cell's type, source and
+    tags); only :func:`migrate_source_hash` uses it."""
     nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
     cells = [[c["cell_type"], "".join(c["source"]), c.get("metadata", {}).get("tags", [])]
              for c in nb["cells"]]
@@ -385,6 +422,8 @@ def _insert_header(nb, cell) -> None:
     """Replace an existing run-info cell, or insert after the title cell (index 1)."""
     for i, c in enumerate(nb.cells):
         if "sclib-run-info" in c.get("metadata", {}).get("tags", []):
+            if c.get("id"):
+                cell["id"] = c["id"]  # the same cell, rewritten: a page's diff shows only the text
             nb.cells[i] = cell
             return
     title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), 0)
@@ -401,6 +440,13 @@ def restamp(name: str) -> Path:
     if not final.exists():
         raise ConfigError(f"book/{name}.ipynb does not exist; run it first: python -m sclib run {name}")
     nb = nbformat.read(final, as_version=4)
+    _restamp_nb(name, nb)
+    _write_atomic(nb, final, "restamp")
+    return final
+
+
+def _restamp_nb(name: str, nb) -> None:
+    """Rewrite, in ``nb`` (an executed page), the run-info note from its recorded metadata."""
     rec = dict(nb.metadata.get("sclib") or {})
     profile = rec.get("fingerprint", {}).get("profile", BOOK_PROFILE)
     params = rec.get("parameters", {})
@@ -421,15 +467,129 @@ def restamp(name: str) -> Path:
                         tv, when)
     _insert_header(nb, cell)
     nb.metadata["sclib"] = rec
+
+
+def _write_atomic(nb, final: Path, what: str) -> None:
+    """Write ``nb`` to ``final`` through a temporary file outside book/ and a rename."""
+    import nbformat
+
     tmp_dir = ROOT / ".sclib-tmp"
     tmp_dir.mkdir(exist_ok=True)
-    tmp = tmp_dir / f"{name}.{os.getpid()}.restamp.ipynb"
+    tmp = tmp_dir / f"{final.stem}.{os.getpid()}.{what}.ipynb"
     try:
         nbformat.write(nb, tmp)
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    return final
+
+
+# ------------------------------------------------------------------ presentation-only changes
+#
+# A page's fingerprint covers only what can change its results (code_signature). Prose, cell tags
+# that hide or show things, and the notebook's metadata are copied into the executed page by
+# ``python -m sclib restyle``: outputs are kept, nothing is re-executed.
+
+#: keys of a page's ``metadata.sclib`` written by :func:`execute` (the rest comes from the notebook)
+RUN_RECORD_KEYS = ("fingerprint", "parameters", "seconds", "hardware", "python", "torch", "executed")
+#: cell metadata an executed page keeps from its run (the rest comes from the notebook)
+_RUN_CELL_KEYS = ("execution", "papermill")
+
+
+def migrate_source_hash(name: str) -> bool:
+    """Rewrite a page's recorded source hash from the old style (every cell, tags included) to
+    :func:`source_hash`'s, when it equals the old-style hash of the notebook as it stands (the
+    page was fresh) or the page's code cells are the notebook's (only prose changed since); a
+    page executed from other code stays stale. Idempotent. True when it rewrote."""
+    import nbformat
+
+    final = BOOK / f"{name}.ipynb"
+    rec = recorded(name)
+    if not rec or not (NOTEBOOKS / f"{name}.ipynb").exists():
+        return False
+    old, new = _source_hash_v1(name), source_hash(name)
+    fp = rec.get("fingerprint") or {}
+    if fp.get("source") == new:
+        return False
+    nb = nbformat.read(final, as_version=4)
+    # Fresh under the old rule, or executed from exactly the notebook's code (papermill writes the
+    # cells it ran, so the page's own code cells are what produced its outputs; prose may differ).
+    if fp.get("source") != old and code_signature(nb.cells) != code_signature(
+            nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4).cells):
+        return False
+    nb.metadata["sclib"]["fingerprint"]["source"] = new
+    _write_atomic(nb, final, "migrate")
+    return True
+
+
+def _copy_prose(page, src) -> list:
+    """The cells of ``page`` (executed) rebuilt from ``src`` (its notebook, same code): the
+    notebook's markdown/raw cells and cell metadata, the page's code cells with their outputs and
+    execution records, papermill's injected-parameters cell and the run-info note in place."""
+    import copy
+
+    by_id = {c.get("id"): c for c in page.cells if c.get("id")}
+    code = [c for c in page.cells
+            if c.cell_type == "code" and INJECTED_TAG not in c.metadata.get("tags", [])]
+    injected = [c for c in page.cells if INJECTED_TAG in c.get("metadata", {}).get("tags", [])]
+    cells, k = [], 0
+    for s in src.cells:
+        if s.cell_type == "code":
+            c = copy.deepcopy(code[k])
+            k += 1
+        else:
+            c = copy.deepcopy(s)
+            old = by_id.get(s.get("id"))
+            c.metadata = {}
+            if old is not None and old.cell_type == s.cell_type:
+                c.metadata = {key: copy.deepcopy(old.metadata[key]) for key in _RUN_CELL_KEYS
+                              if key in old.metadata}
+        run = {key: c.metadata[key] for key in _RUN_CELL_KEYS if key in c.metadata}
+        c.metadata = {**copy.deepcopy(dict(s.metadata)), **run}
+        c.metadata.setdefault("tags", [])  # as papermill writes every cell
+        cells.append(c)
+        if s.cell_type == "code" and "parameters" in s.metadata.get("tags", []):
+            cells += injected
+            injected = []
+    return cells + injected
+
+
+def restyle(name: str) -> bool:
+    """Copy the notebook's prose, cell tags/metadata and notebook metadata into ``book/NAME.ipynb``
+    without re-executing it: outputs are kept, the run-info note is rewritten, the write is atomic.
+    Refuses (ConfigError) when the page's code (:func:`code_signature`) differs from the
+    notebook's. True when the page changed."""
+    import copy
+
+    import nbformat
+
+    final = BOOK / f"{name}.ipynb"
+    if not final.exists():
+        raise ConfigError(f"book/{name}.ipynb does not exist; run it first: "
+                          f"python -m sclib run {name} --into-book")
+    page = nbformat.read(final, as_version=4)
+    src = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    if code_signature(page.cells) != code_signature(src.cells):
+        raise ConfigError(f"book/{name}.ipynb was executed from other code than notebooks/{name}.ipynb "
+                          f"(restyle copies only prose and tags); re-execute it: "
+                          f"python -m sclib run {name} --into-book")
+    before = nbformat.writes(page)
+    new = copy.deepcopy(page)
+    header = [c for c in page.cells if "sclib-run-info" in c.get("metadata", {}).get("tags", [])]
+    new.cells = _copy_prose(page, src)
+    for c in header:  # back after the title (the note is rewritten below)
+        _insert_header(new, copy.deepcopy(c))
+    rec = dict(page.metadata.get("sclib") or {})
+    src_sclib = src.metadata.get("sclib")
+    new.metadata = {**copy.deepcopy(dict(src.metadata)),
+                    **{k: copy.deepcopy(page.metadata[k]) for k in ("papermill",) if k in page.metadata}}
+    new.metadata["sclib"] = {**(copy.deepcopy(src_sclib) if isinstance(src_sclib, dict) else {}),
+                             **{k: rec[k] for k in RUN_RECORD_KEYS if k in rec}}
+    if header:
+        _restamp_nb(name, new)
+    if nbformat.writes(new) == before:
+        return False
+    _write_atomic(new, final, "restyle")
+    return True
 
 
 def default_out(name: str, profile: str) -> Path:

@@ -91,6 +91,22 @@ def a_star(eps: float, K: int = 3) -> float:
     return math.inf if eps == 0 else 0.5 * math.log1p(K * (1 - eps) / eps)
 
 
+def gap_star(eps: float, K: int) -> float:
+    """The optimal gap between the true class's logit and every other under label smoothing
+    (Bag of Tricks Fig. 4, top, with torch's q' = (1-ε)·δ + ε/K): log(q'(true)/q'(other)) =
+    log(1 + K(1-ε)/ε) = 2·a*(ε, K); inf for ε = 0 (plain CE wants an unbounded gap)."""
+    return 2 * a_star(eps, K)
+
+
+def logit_gaps(logits: torch.Tensor) -> np.ndarray:
+    """Per example, the gap between the maximum logit and the average of the rest (Bag of
+    Tricks Fig. 4, bottom)."""
+    z = torch.as_tensor(logits, dtype=_DT)
+    top = z.max(1).values
+    rest = (z.sum(1) - top) / (z.shape[1] - 1)
+    return (top - rest).numpy()
+
+
 def a_star_slide(eps: float) -> float:
     """Stationary point of the slide's expression: ½·log(3(1-ε)/ε) (negative for ε > 3/4)."""
     _check_eps(eps)
@@ -275,14 +291,15 @@ class Trained:
     mean_conf: float
     logit_norm: float        # mean L2 norm of the logit vector
     conf: np.ndarray         # max-softmax confidence of every test image
+    gaps: np.ndarray = None  # max logit − mean of the other logits, every test image
     num_classes: int = 0     # K: 1/K is chance accuracy
     history: object = None
 
 
 @torch.no_grad()
 def measure(model, test_batches, n_bins: int = 15) -> dict:
-    """Accuracy, NLL, ECE, confidences, logit norms and the number of classes of ``model`` on
-    normalized (x, y) batches."""
+    """Accuracy, NLL, ECE, confidences, logit norms, logit gaps (:func:`logit_gaps`) and the
+    number of classes of ``model`` on normalized (x, y) batches."""
     model.eval()
     logits, ys = [], []
     for x, y in test_batches:
@@ -292,7 +309,7 @@ def measure(model, test_batches, n_bins: int = 15) -> dict:
     p = z.softmax(1)
     return dict(acc=metrics.accuracy(z, y), nll=F.cross_entropy(z, y).item(), num_classes=int(z.shape[1]),
                 ece=metrics.expected_calibration_error(p, y, n_bins=n_bins),
-                conf=p.max(1).values.numpy(), logit_norm=z.norm(dim=1).mean().item())
+                conf=p.max(1).values.numpy(), logit_norm=z.norm(dim=1).mean().item(), gaps=logit_gaps(z))
 
 
 def real_data(cfg, epsilons=EPSILONS, progress: bool = True) -> dict:
@@ -308,10 +325,10 @@ def real_data(cfg, epsilons=EPSILONS, progress: bool = True) -> dict:
                                  momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                  label_smoothing=e, n_train=cfg.n_train, n_test=cfg.n_test,
                                  device=cfg.device, root=cfg.root, seed=s, progress=False,
-                                 return_model=True)
+                                 return_model=True, channels_last=cfg.channels_last)
         m = measure(net, test, n_bins=cfg.ece_bins)
         out[e].append(Trained(eps=e, seed=s, test_acc=m["acc"], train_loss=h.train_loss[-1],
                               test_nll=m["nll"], ece=m["ece"], mean_conf=float(m["conf"].mean()),
-                              logit_norm=m["logit_norm"], conf=m["conf"],
+                              logit_norm=m["logit_norm"], conf=m["conf"], gaps=m["gaps"],
                               num_classes=m["num_classes"], history=h))
     return out

@@ -251,6 +251,50 @@ def class_files(root) -> dict:
     return files
 
 
+#: Real drawings kept beside the project (344 classes × 25, Google's simplified ndjson; see
+#: ../shared/data/README.md). Optional: nothing requires it.
+SHARED_SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "quickdraw-simplified-25.tar.gz"
+FULL_DATA_URL = "https://github.com/googlecreativelab/quickdraw-dataset (simplified ndjson, 345 classes)"
+
+
+def extract_ndjson(tarball, dest) -> Path:
+    """Extract the ``<word>.ndjson`` files of a tarball into ``dest`` and return their folder."""
+    import tarfile
+
+    tarball = Path(tarball)
+    if not tarball.is_file():
+        raise DataMissingError(f"root={str(tarball)!r}: no such file; the full data is at {FULL_DATA_URL}")
+    try:
+        with tarfile.open(tarball) as tf:
+            members = [m for m in tf.getmembers() if m.isfile() and m.name.endswith(".ndjson")]
+            tf.extractall(dest, members=members, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise DataMissingError(f"root={str(tarball)!r} is not a readable tarball: "
+                               f"{' '.join(str(e).split())}") from None
+    folders = {(Path(dest) / m.name).parent for m in members}
+    if len(folders) != 1:
+        raise DataMissingError(f"root={str(tarball)!r} must hold one folder of <word>.ndjson files, "
+                               f"found {len(folders)}")
+    return folders.pop()
+
+
+def real_drawings(root, workdir) -> tuple:
+    """Where the real drawings are: ``(folder of <word>.ndjson files, description)``, or
+    ``(None, why)`` when there are none. ``root`` is a folder of Google's or Kaggle's files, a
+    ``.tar.gz`` of ndjson files (extracted into ``workdir``), or None for :data:`SHARED_SAMPLE`
+    when it is beside the project (nothing requires it)."""
+    if root is None:
+        if not SHARED_SAMPLE.is_file():
+            return None, (f"no real drawings here ({SHARED_SAMPLE.name} is not in ../shared/data); "
+                          f"the full data: {FULL_DATA_URL}; pass -p root DIR")
+        root = SHARED_SAMPLE
+    root = Path(root)
+    if root.is_file():
+        return extract_ndjson(root, Path(workdir) / "real"), f"real Quick, Draw! drawings ({root.name})"
+    class_files(root)  # a clear error now if it is not a folder of per-class files
+    return root, f"real Quick, Draw! drawings ({root})"
+
+
 @dataclass
 class Split:
     drawings: list
@@ -431,6 +475,48 @@ def fit_map_at_k(model, train, val, *, k: int = 3, scores_out: list | None = Non
     h = T.fit(model, train, None, on_epoch=lambda hist: hist.diverged or score(), **fit_kwargs)
     maps += [math.nan] * (fit_kwargs["epochs"] - len(maps))
     return h, maps
+
+
+def conventional(epochs: float) -> dict:
+    """The seed's "constant then decay" schedule for a run of ``epochs``: the LR × 0.1 at 75%."""
+    return {"kind": "step", "milestones": [0.75 * epochs], "gamma": 0.1}
+
+
+def onecycle(max_lr: float) -> dict:
+    """One cycle (``002`` §4.4's form): ``max_lr``/10 → ``max_lr`` → ``max_lr``/10 over 90% of
+    the run, then down to ``max_lr``/1000; momentum 0.95 → 0.85 → 0.95."""
+    return {"kind": "onecycle", "max_lr": max_lr, "div_factor": 10, "final_div_factor": 100,
+            "pct_start": 0.45}
+
+
+def schedule_sweep(model: str, train, val, *, runs: dict, seeds, num_classes: int, desc: str = "runs",
+                   scores_out: dict | None = None, **fit_kwargs) -> dict:
+    """MAP@3 after every epoch of every run, for every seed.
+
+    ``runs`` maps a label to ``(schedule spec, epochs)``. Seed ``s`` fixes the initial weights
+    and the order of the training batches, the same for every label, so the labels are paired
+    by seed. Returns ``{label: [MAP@3 per epoch] per seed}`` (seed order). With ``scores_out`` a
+    dict, the validation logits after each run's last epoch go to ``scores_out[label]`` (a list
+    in seed order)."""
+    import copy
+
+    from . import models
+    from .progress import bar
+
+    out = {label: [] for label in runs}
+    jobs = [(s, label) for s in seeds for label in runs]
+    for s, label in bar(jobs, desc=desc, unit="run"):
+        spec, epochs = runs[label]
+        tb = copy.copy(train)
+        tb.seed = s  # this seed's data order (Batches shuffles with seed + epoch)
+        T.seed_everything(s)
+        net = models.create(model, num_classes, int(train.x.shape[1]))
+        logits = []
+        _, maps = fit_map_at_k(net, tb, val, epochs=epochs, schedule=spec, scores_out=logits, **fit_kwargs)
+        out[label].append(maps)
+        if scores_out is not None:
+            scores_out.setdefault(label, []).append(logits[-1] if logits else None)
+    return out
 
 
 # ---------------------------------------------------------------- submission

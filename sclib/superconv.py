@@ -55,9 +55,11 @@ def batches(dataset, *, batch_size, n_train=None, n_test=None, seed=0, device=No
 
 def run(*, dataset: str, model: str, epochs: int, batch_size: int, lr: float, schedule="pipeline",
         seed: int = 0, momentum: float = 0.9, weight_decay: float = 0.0, bn_momentum=None,
-        n_train=None, n_test=None, device=None, root=None, progress=False, desc=""):
+        n_train=None, n_test=None, device=None, root=None, progress=False, desc="",
+        channels_last: bool = False):
     """One seeded run. ``schedule="pipeline"`` is 003's one-cycle with max LR ``lr``; anything
-    else is an sclib schedule spec with base LR ``lr``. ``bn_momentum`` None keeps PyTorch's 0.1."""
+    else is an sclib schedule spec with base LR ``lr``. ``bn_momentum`` None keeps PyTorch's 0.1.
+    ``channels_last``: the memory format that trains CIFAR ResNets ~1.5× faster on CPU."""
     tr, te = batches(dataset, batch_size=batch_size, n_train=n_train, n_test=n_test, seed=seed,
                      device=device, root=root)
     train.seed_everything(seed)
@@ -67,13 +69,14 @@ def run(*, dataset: str, model: str, epochs: int, batch_size: int, lr: float, sc
     cfg = dict(dataset=dataset, model=model, seed=seed, n_test=te.num_examples, bn_momentum=bn_momentum)
     return train.fit(net, tr, te, epochs=epochs, lr=lr, optimizer="sgd", momentum=momentum,
                      weight_decay=weight_decay, schedule=schedule, progress=progress, desc=desc,
-                     config=cfg)
+                     config=cfg, channels_last=channels_last)
 
 
 # ---------------------------------------------------------------- accuracy range test
 def accuracy_range_test(model, train_batches, test_batches, *, start_lr: float = 0.0,
                         end_lr: float = 3.0, num_iter: int = 100, n_evals: int = 10,
-                        momentum: float = 0.9, weight_decay: float = 1e-4) -> dict:
+                        momentum: float = 0.9, weight_decay: float = 1e-4,
+                        channels_last: bool = False) -> dict:
     """Smith & Topin's range test read by *accuracy*: the LR grows linearly from ``start_lr`` to
     ``end_lr`` over ``num_iter`` iterations and the test accuracy is measured ``n_evals`` times
     on the way. The model is unchanged afterwards. Returns lists ``lr``, ``acc`` (at the
@@ -100,7 +103,8 @@ def accuracy_range_test(model, train_batches, test_batches, *, start_lr: float =
     try:  # one use of fit: a linear LR sweep, evaluated on the way by the hook
         train.fit(model, train_batches, epochs=math.ceil(num_iter / len(train_batches)), lr=end_lr,
                   momentum=momentum, weight_decay=weight_decay, max_steps=num_iter, on_step=on_step,
-                  schedule={"kind": "linear", "start_lr": start_lr, "end_lr": end_lr}, progress=False)
+                  schedule={"kind": "linear", "start_lr": start_lr, "end_lr": end_lr}, progress=False,
+                  channels_last=channels_last)
     finally:
         model.load_state_dict(saved)
     return out

@@ -89,3 +89,146 @@ def test_registries_are_fingerprinted_by_the_entries_a_page_uses(tree):
     # a value demo reads changes -> stale
     pap.write_text(pap.read_text().replace("0.90641", "0.9"))
     assert runner.stale_reason("demo") == "sclib changed"
+
+
+# ---------------------------------------------------------------- presentation-only changes
+def _edit(tree, fn):
+    p = tree / "notebooks" / "demo.ipynb"
+    nb = nbformat.read(p, 4)
+    fn(nb)
+    nbformat.write(nb, p)
+
+
+def _prose_notebook(tree):
+    """demo as a chapter: a title, a parameters cell, a plumbing cell, prose between."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Demo\n\nIntro with a tpyo."),
+        nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from sclib import metrics\nx = 1\nx"),
+        nbformat.v4.new_markdown_cell("## Results\n\nSome prose."),
+        nbformat.v4.new_code_cell("glue_x = x"),
+    ])
+    nbformat.write(nb, tree / "notebooks" / "demo.ipynb")
+
+
+def _execute_like_papermill(tree):
+    """book/demo.ipynb as runner.execute writes it, without a kernel: injected parameters after
+    the parameters cell, outputs, papermill's cell records, the run-info note, the fingerprint."""
+    nb = nbformat.read(tree / "notebooks" / "demo.ipynb", 4)
+    for c in nb.cells:
+        c.metadata.setdefault("tags", [])
+        c.metadata["papermill"] = {"status": "completed"}
+        if c.cell_type == "code":
+            c.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=1)]
+            c.execution_count = 1
+    i = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata["tags"])
+    nb.cells.insert(i + 1, nbformat.v4.new_code_cell("# Parameters\nprofile = 'cpu'\n",
+                                                     metadata={"tags": [runner.INJECTED_TAG]}))
+    runner._insert_header(nb, runner._header_cell("demo", "cpu", {}, 60.0, "HW", "9.9", "WHEN"))
+    nb.metadata["papermill"] = {"parameters": {"profile": "cpu"}}
+    nb.metadata["sclib"] = {"fingerprint": runner.fingerprint("demo", "cpu"), "parameters": {},
+                            "seconds": 60.0, "hardware": "HW", "torch": "9.9", "executed": "WHEN"}
+    nbformat.write(nb, tree / "book" / "demo.ipynb")
+
+
+def test_prose_and_presentation_tags_do_not_make_stale(tree):
+    _prose_notebook(tree)
+    _execute_like_papermill(tree)
+    assert runner.stale_reason("demo") is None
+
+    def prose(nb):
+        nb.cells[0].source = "# Demo\n\nIntro without a typo."
+        nb.cells.insert(3, nbformat.v4.new_markdown_cell("A new paragraph."))
+        nb.cells[2].metadata["tags"] = ["remove-input", "hide-output"]
+        nb.cells[5].metadata["tags"] = ["remove-cell"]
+        nb.metadata["sclib"] = {"reproduces": "Fig. 2"}
+    _edit(tree, prose)
+    assert runner.stale_reason("demo") is None
+
+
+@pytest.mark.parametrize("change", ["code", "result tag"])
+def test_code_and_result_tags_make_stale(tree, change):
+    _prose_notebook(tree)
+    _execute_like_papermill(tree)
+
+    def edit(nb):
+        if change == "code":
+            nb.cells[2].source += "\ny = 2"
+        else:  # a tag that changes what runs: not presentation
+            nb.cells[2].metadata["tags"] = ["raises-exception"]
+    _edit(tree, edit)
+    assert runner.stale_reason("demo") == "source changed"
+
+
+def test_restyle_copies_prose_and_tags_keeps_outputs(tree):
+    _prose_notebook(tree)
+    _execute_like_papermill(tree)
+    before = nbformat.read(tree / "book" / "demo.ipynb", 4)
+
+    def prose(nb):
+        nb.cells[0].source = "# Demo\n\nIntro without a typo."
+        nb.cells[3].source = "## Results, corrected"
+        nb.cells.insert(4, nbformat.v4.new_markdown_cell("A new paragraph."))
+        nb.cells[5].metadata["tags"] = ["remove-input"]
+        nb.metadata["sclib"] = {"reproduces": "Fig. 2"}
+    _edit(tree, prose)
+    assert runner.restyle("demo") is True
+    page = nbformat.read(tree / "book" / "demo.ipynb", 4)
+    md = [c.source for c in page.cells if c.cell_type == "markdown"
+          and "sclib-run-info" not in c.metadata["tags"]]
+    assert md == ["# Demo\n\nIntro without a typo.", "## Results, corrected", "A new paragraph."]
+    assert page.cells[1].metadata["tags"] == ["sclib-run-info"]          # the note after the title
+    assert "**Reproduces:** Fig. 2" in page.cells[1].source              # rewritten from the notebook
+    assert page.cells[1].id == before.cells[1].id
+    code = [c for c in page.cells if c.cell_type == "code"]
+    assert [c.metadata["tags"] for c in code] == [["parameters"], [runner.INJECTED_TAG], [], ["remove-input"]]
+    assert [c.outputs for c in code] == [c.outputs for c in before.cells if c.cell_type == "code"]
+    assert all(c.metadata.get("papermill") for c in code if c.metadata["tags"] != [runner.INJECTED_TAG])
+    assert page.metadata["sclib"]["fingerprint"] == before.metadata["sclib"]["fingerprint"]
+    assert page.metadata["sclib"]["reproduces"] == "Fig. 2" and page.metadata["papermill"]
+    assert runner.stale_reason("demo") is None
+    assert runner.restyle("demo") is False                               # nothing left to copy
+    assert not list((tree / ".sclib-tmp").glob("*"))
+
+
+def test_restyle_refuses_when_the_code_differs(tree, capsys):
+    from sclib import cli
+    from sclib.errors import ConfigError
+
+    _prose_notebook(tree)
+    _execute_like_papermill(tree)
+    _edit(tree, lambda nb: setattr(nb.cells[2], "source", "x = 2"))
+    page = (tree / "book" / "demo.ipynb").read_bytes()
+    with pytest.raises(ConfigError, match=r"re-execute it: python -m sclib run demo --into-book"):
+        runner.restyle("demo")
+    assert (tree / "book" / "demo.ipynb").read_bytes() == page
+    assert cli.main(["restyle", "demo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sclib: error: book/demo.ipynb was executed from other code")
+
+
+def test_migration_rewrites_old_style_hashes_of_fresh_pages_only_and_is_idempotent(tree, capsys):
+    from sclib import cli
+
+    _prose_notebook(tree)
+    _execute_like_papermill(tree)
+    p = tree / "book" / "demo.ipynb"
+
+    def record(source):
+        nb = nbformat.read(p, 4)
+        nb.metadata["sclib"]["fingerprint"]["source"] = source
+        nbformat.write(nb, p)
+
+    record(runner._source_hash_v1("demo"))            # a page executed before code-only hashes
+    assert runner.stale_reason("demo") == "source changed"
+    assert cli.main(["restyle", "--migrate"]) == 0
+    assert "migrated the source hash of book/demo.ipynb" in capsys.readouterr().out
+    assert runner.stale_reason("demo") is None
+    after = p.read_bytes()
+    assert runner.migrate_source_hash("demo") is False and p.read_bytes() == after   # idempotent
+    # a page that was stale (its old hash is of another source) stays stale
+    _edit(tree, lambda nb: setattr(nb.cells[2], "source", "from sclib import metrics\nx = 3"))
+    record(runner._source_hash_v1("demo"))
+    _edit(tree, lambda nb: setattr(nb.cells[2], "source", "from sclib import metrics\nx = 4"))
+    assert runner.migrate_source_hash("demo") is False
+    assert runner.stale_reason("demo") == "source changed"
