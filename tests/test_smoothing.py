@@ -134,3 +134,23 @@ def test_bad_input_is_one_line_config_error():
     with pytest.raises(ConfigError, match="ece_bins"):
         profiles.resolve("label_smoothing", "smoke", ece_bins=0)
     assert profiles.resolve("label_smoothing", "cpu").dataset == "fashion_mnist"
+
+
+@pytest.mark.parametrize("K, eps", [(3, 0.1), (10, 0.1), (10, 0.2), (1000, 0.1)])
+def test_gap_star_is_where_the_smoothed_loss_is_minimal(K, eps):
+    # logits (g, 0, ..., 0): the LS loss over g is minimal at the closed-form gap
+    g = torch.tensor(S.gap_star(eps, K), dtype=torch.float64, requires_grad=True)
+    z = torch.cat([g.view(1), torch.zeros(K - 1, dtype=torch.float64)]).view(1, K)
+    loss = F.cross_entropy(z, torch.tensor([0]), label_smoothing=eps)
+    (grad,) = torch.autograd.grad(loss, g)
+    assert abs(float(grad)) < 1e-12
+    assert S.gap_star(0.0, K) == math.inf
+    if K == 1000:  # Bag of Tricks' ImageNet: log(1 + 1000·0.9/0.1) ≈ 9.1
+        assert S.gap_star(eps, K) == pytest.approx(math.log(9001))
+
+
+def test_logit_gaps_are_max_minus_mean_of_the_rest():
+    z = torch.tensor([[5.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+    assert S.logit_gaps(z) == pytest.approx([4.5, 3.0])
+    m = S.measure(torch.nn.Identity(), [(z.double(), torch.tensor([0, 2]))])
+    assert m["gaps"] == pytest.approx([4.5, 3.0])

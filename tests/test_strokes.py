@@ -204,3 +204,45 @@ def test_submission_format(tmp_path):
     assert path.read_text() == "key_id,word\n111,The_Eiffel_Tower dog sun\n222,cat dog sun\n"
     with pytest.raises(ConfigError, match="same length"):
         S.write_submission(tmp_path / "x.csv", ["1"], scores, ["a", "b", "c", "d"])
+
+
+def test_real_drawings_from_a_tarball_a_folder_or_nowhere(tmp_path, ndjson_root, monkeypatch):
+    import tarfile
+
+    tar = tmp_path / "sample.tar.gz"
+    with tarfile.open(tar, "w:gz") as tf:
+        tf.add(ndjson_root, arcname="data")
+    folder, what = S.real_drawings(tar, tmp_path / "work")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in ndjson_root.iterdir())
+    assert "sample.tar.gz" in what
+    assert S.real_drawings(ndjson_root, tmp_path)[0] == ndjson_root
+    # nothing requires the shared sample: without it, None and where the full data is
+    monkeypatch.setattr(S, "SHARED_SAMPLE", tmp_path / "absent.tar.gz")
+    folder, why = S.real_drawings(None, tmp_path)
+    assert folder is None and "quickdraw-dataset" in why
+    with pytest.raises(DataMissingError, match="root="):
+        S.real_drawings(tmp_path / "nothing.tar.gz", tmp_path)
+    (tmp_path / "bad.tar.gz").write_bytes(b"not a tarball")
+    with pytest.raises(DataMissingError, match="not a readable tarball"):
+        S.real_drawings(tmp_path / "bad.tar.gz", tmp_path)
+
+
+def test_schedule_sweep_pairs_seeds_and_scores_every_epoch(ndjson_root):
+    from sclib.data import Batches
+
+    ds = S.load_split(ndjson_root, n_classes=3, per_class=12, seed=0)
+    tr = Batches(S.render_batch(ds.train.drawings, 16), ds.train.labels, 8, shuffle=True)
+    va = Batches(S.render_batch(ds.val.drawings, 16), ds.val.labels, 2, mean=tr.mean, std=tr.std)
+    runs = {"conventional": (S.conventional(2), 2), "one-cycle": (S.onecycle(0.4), 1)}
+    scores = {}
+    out = S.schedule_sweep("simple", tr, va, runs=runs, seeds=[0, 1], num_classes=3, scores_out=scores,
+                           lr=0.04, momentum=0.9, progress=False)
+    assert [len(m) for m in out["conventional"]] == [2, 2] and [len(m) for m in out["one-cycle"]] == [1, 1]
+    assert len(scores["one-cycle"]) == 2 and scores["one-cycle"][0].shape == (len(va.y), 3)
+    again = {}
+    S.schedule_sweep("simple", tr, va, runs=runs, seeds=[1], num_classes=3, scores_out=again, lr=0.04,
+                     momentum=0.9, progress=False)
+    assert torch.equal(again["one-cycle"][0], scores["one-cycle"][1])  # seed 1 is seed 1, whatever ran before
+    assert not torch.equal(scores["one-cycle"][0], scores["one-cycle"][1])  # seeds differ (init, data order)
+    assert tr.seed == 0                                          # the caller's batches are untouched
+    assert S.conventional(8) == {"kind": "step", "milestones": [6.0], "gamma": 0.1}
