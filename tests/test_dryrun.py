@@ -1,0 +1,112 @@
+"""The dry run (issue 21): every chapter's gpu profile runs on the CPU, two steps per run at a
+tiny size, and prints its planned runs with a finite GPU-time estimate; a broken gpu-profile
+setting makes it fail with one line."""
+import math
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT
+from sclib import data, dryrun, profiles
+from sclib.errors import ConfigError
+
+CHAPTERS = sorted(profiles.CHAPTERS)
+
+
+def cli(*args, timeout=3600):
+    return subprocess.run([sys.executable, "-m", "sclib", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def minutes(stdout: str, name: str) -> float:
+    m = re.search(rf"estimated GPU time of {name} at profile gpu: ([\d.]+) (min|h)", stdout)
+    assert m, stdout[-3000:]
+    return float(m.group(1)) * (60 if m.group(2) == "h" else 1)
+
+
+# A real bug the dry run found: kth.Prober loads its probe batches with n_test=100, and
+# sclib.data.subset keeps n // classes = 0 test images of Tiny ImageNet's 200 classes, so the gpu
+# profile's Tiny ImageNet run stops in cell 15 ("batch_size must be a positive int, got 0").
+# The fix (n_test ≥ 200 in sclib/kth.py) makes the kth page stale (a CPU re-execution of the
+# chapter); until it lands, this case fails as expected and `sclib gpu` drops that run when no
+# Tiny ImageNet files are carried. strict: the fix turns this into an error to remove the mark.
+KTH_TINY_IMAGENET = pytest.mark.xfail(strict=True, reason="kth.Prober n_test=100 < 200 classes (Tiny ImageNet)")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=KTH_TINY_IMAGENET) if n == "kth_verification" else n
+                                  for n in CHAPTERS])
+def test_every_chapter_dry_runs_at_the_gpu_profile(name):
+    """Exit 0, nothing on stderr, a plan of > 0 runs and a finite, positive GPU time."""
+    r = cli("run", name, "--profile", "gpu", "--dry-run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stderr.strip() == "", r.stderr[-3000:]
+    m = re.search(r"planned runs at profile gpu \((\d+) in all", r.stdout)
+    assert m and int(m.group(1)) > 0, r.stdout[-3000:]
+    est = minutes(r.stdout, name)
+    assert math.isfinite(est) and est > 0
+
+
+def test_a_broken_gpu_setting_fails_the_dry_run_in_one_line(monkeypatch):
+    """resnet_superconvergence's accuracy range test needs range_evals <= range_iters: valid
+    values one by one, a failure only when the page runs. The dry run must catch it."""
+    monkeypatch.setitem(profiles.CHAPTERS["resnet_superconvergence"]["gpu"], "range_iters", 10)
+    with pytest.raises(ConfigError) as e:
+        dryrun.dry_run("resnet_superconvergence", "gpu")
+    msg = str(e.value)
+    assert "\n" not in msg and "n_evals" in msg and "resnet_superconvergence" in msg, msg
+
+
+def test_a_broken_setting_from_the_cli_is_one_line_and_status_2():
+    r = cli("run", "resnet_superconvergence", "--profile", "gpu", "--dry-run", "-p", "range_iters", "10")
+    assert r.returncode == 2, r.stdout[-2000:]
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("sclib: error: dry run of resnet_superconvergence"), r.stderr
+    assert "n_evals" in lines[0]
+
+
+def test_an_unknown_model_in_the_gpu_profile_fails_before_anything_runs(monkeypatch):
+    monkeypatch.setitem(profiles.CHAPTERS["lr_onecycle"]["gpu"], "model", "resnet57")
+    with pytest.raises(ConfigError, match="model='resnet57' is not one of"):
+        dryrun.dry_run("lr_onecycle", "gpu")
+
+
+def test_dry_run_refuses_into_book():
+    r = cli("run", "lr_onecycle", "--profile", "gpu", "--dry-run", "--into-book", timeout=300)
+    assert r.returncode == 2 and "never writes a book page" in r.stderr
+
+
+@pytest.fixture
+def stand_ins(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCLIB_CACHE", str(tmp_path / "cache"))
+    return dryrun.stand_ins(synthetic=True)
+
+
+def test_synthetic_stand_ins_are_read_by_sclib_data(stand_ins, monkeypatch):
+    """Each stand-in is in the exact on-disk format sclib.data reads, with the right shape."""
+    monkeypatch.setattr(data, "CIFAR10_TARBALLS", data.CIFAR10_TARBALLS)
+    monkeypatch.setattr(data, "FASHION_MNIST_DIRS", data.FASHION_MNIST_DIRS)
+    dryrun.set_data_paths(stand_ins["cifar10_tarball"], stand_ins["fashion_mnist_dir"])
+    want = {"cifar10": (None, (3, 32, 32), 10), "fashion_mnist": (None, (1, 28, 28), 10),
+            "oxflower17": (stand_ins["oxflower17_root"], (3, 128, 128), 17),
+            "tinyimagenet": (stand_ins["tinyimagenet_root"], (3, 64, 64), 200)}
+    for name, (root, shape, classes) in want.items():
+        for split in ("train", "test"):
+            x, y = data.load(name, split, root=root)
+            assert x.dtype == torch.uint8 and tuple(x.shape[1:]) == shape, (name, split, x.shape)
+            assert int(y.max()) + 1 == classes and len(y.unique()) == classes, (name, split)
+    from sclib import strokes
+
+    ds = strokes.load_split(stand_ins["quickdraw_root"], per_class=2000, val_fraction=0.02)
+    assert len(ds.classes) >= 2 and len(ds.val.labels) >= len(ds.classes)
+
+
+def test_gpu_seconds_grows_with_flops_and_steps():
+    line = dict(train_images=50000, eval_images=10000, fwd_flops=2.5e8, steps=391, layers=112)
+    one = dryrun.gpu_seconds(line)
+    assert one > 0 and dryrun.gpu_seconds(dict(line, train_images=100000, steps=782)) > one
+    flops = 50000 * 3 * 2.5e8 + 10000 * 2.5e8
+    assert one == pytest.approx(flops / dryrun.DEVICE["flops"] + 391 * 112 * dryrun.DEVICE["step_s"]
+                                + 10 * 112 * dryrun.DEVICE["eval_s"])
