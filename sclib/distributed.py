@@ -12,7 +12,9 @@ with k > 1 processes it wraps the model in DistributedDataParallel and every ran
 - launches such a run on k local processes from Python (:func:`launch`) and returns rank 0's
   result, so a notebook can run real data-parallel workers;
 - measures throughput against the number of workers (:func:`throughput`);
-- computes the gradient-noise scale g = η(N/B − 1) along a schedule (:func:`noise_along`).
+- computes the gradient-noise scale g = η(N/B − 1) along a schedule (:func:`noise_along`) and
+  builds Goyal et al.'s warmups (:func:`warmup_overrides`). The chapter's experiments themselves
+  (scoring, LR grids, Smith et al.'s schedules) are in :mod:`sclib.largebatch`.
 
 Run a chapter's experiment on k GPUs of one machine::
 
@@ -42,7 +44,7 @@ import torch.distributed as dist
 from torch import nn
 
 from . import data as D
-from . import schedules, train
+from . import schedules, store, train
 from .errors import ConfigError, check_number
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -253,17 +255,22 @@ def equivalence(n_workers: int = 2, *, model: str = "nobn", local_batch: int = 1
 
 
 def throughput(workers=(1, 2), *, per_worker_batch: int, threads_per_worker: int = 1,
-               epochs: int = 2, **run_kwargs) -> list[dict]:
+               epochs: int = 4, **run_kwargs) -> list[dict]:
     """Images/s of ``train.run`` on 1..k real gloo/NCCL workers at a fixed per-worker batch
-    (weak scaling, as Goyal et al. scale k with n fixed). The last epoch's rate is used (the
-    first includes warm-up). Efficiency = rate(k) / (k · rate(1))."""
+    (weak scaling, as Goyal et al. scale k with n fixed), one launch per worker count. Every
+    epoch but the first (which includes warm-up) is one timing: ``rates`` holds them, in epoch
+    order, and ``images_per_s`` their mean. Efficiency = rate(k) / (k · rate(1)). The run store is
+    off for these runs: a stored run would return another launch's timings."""
+    check_number("epochs", epochs, lo=2, integer=True)
     rows = []
     for k in workers:
-        r = launch("run", dict(run_kwargs, epochs=epochs, batch_size=k * per_worker_batch), k,
-                   threads=threads_per_worker)
+        with store.off():  # a timing: the workers must train, never return a stored run
+            r = launch("run", dict(run_kwargs, epochs=epochs, batch_size=k * per_worker_batch), k,
+                       threads=threads_per_worker)
+        rates = [float(v) for v in r.history.images_per_s[1:]]
         rows.append(dict(workers=k, threads_per_worker=r.threads_per_worker,
                          global_batch=k * per_worker_batch, backend=r.backend or "-",
-                         images_per_s=float(r.history.images_per_s[-1]),
+                         images_per_s=float(np.mean(rates)), rates=rates,
                          launch_s=r.seconds_total))
     base = rows[0]["images_per_s"] / rows[0]["workers"]
     for row in rows:
@@ -291,9 +298,11 @@ def batch_per_step(h: train.History) -> np.ndarray:
     return np.asarray(out[: len(h.lr)], dtype=float)
 
 
-def noise_along(h: train.History) -> dict:
+def noise_along(h: train.History, momentum: bool = False) -> dict:
     """g = η(N/B − 1) per optimizer step of a run, with the epoch (fractional) and update index
-    of each step. Uses the nominal batch B of each epoch (not the short last batch)."""
+    of each step. Uses the nominal batch B of each epoch (not the short last batch). With
+    ``momentum``, η is the effective step η/(1 − m) of SGD with momentum m (the step it settles
+    to under a steady gradient), as Smith et al. count it when they raise m."""
     n = h.config["n_train"]
     sizes = h.batch_size or [h.config["batch_size"]] * len(h.epoch)
     epoch_f, b_nom = [], []
@@ -303,8 +312,13 @@ def noise_along(h: train.History) -> dict:
         b_nom += [b] * steps
     m = min(len(h.lr), len(b_nom))
     lr = np.asarray(h.lr[:m], dtype=float)
+    step = lr
+    if momentum:
+        mom = np.asarray(h.momentum[:m] if len(h.momentum) >= m else [h.config.get("momentum", 0.0)] * m,
+                         dtype=float)
+        step = lr / (1.0 - mom)
     return dict(epoch=np.asarray(epoch_f[:m]), update=np.arange(1, m + 1), lr=lr,
-                batch=np.asarray(b_nom[:m], dtype=float), g=noise_scale(lr, np.asarray(b_nom[:m]), n))
+                batch=np.asarray(b_nom[:m], dtype=float), g=noise_scale(step, np.asarray(b_nom[:m]), n))
 
 
 def warmup_overrides(mode: str, *, lr: float, start_lr: float, warmup_epochs: float, base=None) -> dict:
@@ -320,22 +334,6 @@ def warmup_overrides(mode: str, *, lr: float, start_lr: float, warmup_epochs: fl
         spec.update(warmup_epochs=warmup_epochs, warmup_start_factor=factor,
                     warmup_mode="linear" if mode == "gradual" else "constant")
     return dict(lr=lr, schedule=spec)
-
-
-def smith_schedules(*, lr: float, factor: float, milestones: list) -> dict:
-    """Smith et al.'s three schedules (004, "Don't decay the LR" pages: blue/green/red), as
-    ``train.run`` overrides: decay the LR by ``factor`` at every milestone; hybrid (increase the
-    batch by ``factor`` at the first milestone, then decay the LR at the rest); increase the
-    batch by ``factor`` at every milestone."""
-    ms = list(milestones)
-    gamma = 1.0 / factor
-    return {
-        "decay LR": dict(lr=lr, schedule=dict(kind="step", milestones=ms, gamma=gamma)),
-        "hybrid": dict(lr=lr, schedule=dict(kind="step", milestones=ms[1:], gamma=gamma),
-                       batch_schedule=dict(milestones=ms[:1], factor=factor)),
-        "increase batch": dict(lr=lr, schedule="constant",
-                               batch_schedule=dict(milestones=ms, factor=factor)),
-    }
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ PAPER = {
     # --- LR range test readings
     "kth.range_test.selected_log10_lr": V(-2.12, SEED_KTH, "§4.2.1, Fig. 1",
                                           "max LR chosen just left of divergence (~10^-2), MobileNetV2 on Oxflower17"),
+    "kth.range_test.divergence_log10_lr": V(-2.0, SEED_KTH, "§4.2.1, Fig. 1",
+                                            "overfitting/divergence point 'around 10^{-2}': where the loss starts to rise"),
     "kth.clr.min_fraction": V((1 / 4, 1 / 3), SEED_KTH, "§4.3", "CLR min = 1/3-1/4 of the optimal constant LR"),
     "kth.clr.step_epochs": V((2, 10), SEED_KTH, "§4.3", "step size = 2-10 epochs of iterations"),
     "kth.sc.max_over_min": V(10, SEED_KTH, "§4.4", "super-convergence: max LR = 10 × optimal constant LR"),
@@ -38,6 +40,8 @@ PAPER = {
                                "last 10% of iterations: LR down to 1/100 of the min"),
     "tricks.range_test.below_min": V(10, SEED_TRICKS, "CLR overview, 'Selecting better learning rate'",
                                      "optimal LR approx. one order smaller than the range-test minimum"),
+    "tricks.range_test.rule_of_thumb": V((2, 3), SEED_TRICKS, "CLR overview, 'Selecting better learning rate'",
+                                         "optimal LR = the range-test minimum divided by 2 to 3, 'as a rule of thumb'"),
     # --- Smith & Topin's headline, as quoted by 002 §1 (and 004, super-convergence pages)
     "smith_topin.resnet56.onecycle_acc": V(92.4, SEED_KTH, "§1", "ResNet-56, CIFAR-10, super-convergence"),
     "smith_topin.resnet56.piecewise_acc": V(91.2, SEED_KTH, "§1", "ResNet-56, CIFAR-10, piecewise constant"),
@@ -72,6 +76,7 @@ PAPER = {
     "kth.claim.tinyimagenet_gain_points": V(20, SEED_KTH, "§5.4, Fig. 11",
                                             "MobileNetV2 on TinyImageNet: SC ~20% above constant LR"),
     "kth.claim.tinyimagenet_iter_fraction": V(0.5, SEED_KTH, "§5.4, Fig. 11", "with half the iterations"),
+    "kth.data.oxflower17_per_class": V(80, SEED_KTH, "§3.2", "17 categories with only 80 images for each class"),
     # --- the production pipeline's KPI
     "pipeline.quarter_epochs_within": V(3.0, SEED_PIPELINE, "Achievements",
                                         "one-cycle within 3% of baseline validation accuracy in 1/4 of the epochs"),
@@ -132,6 +137,10 @@ PAPER = {
                           "Smith et al., Figure 2 caption (Wide ResNet, CIFAR-10)"),
     "smith.fig5.claim": V("test accuracy as a function of parameter updates: increasing the batch size "
                           "replaces LR decay", SEED_TRICKS, "Smith et al., Figure 5 caption"),
+    "smith.fig5.initial_lr": V((0.1, 0.5), SEED_TRICKS, "Smith et al., Figure 5 caption",
+                               "'Increased initial learning rate' raises the initial LR from 0.1 to 0.5"),
+    "smith.fig5.momentum": V((0.9, 0.98), SEED_TRICKS, "Smith et al., Figure 5 caption",
+                             "'Increased momentum coefficient' also raises the momentum from 0.9 to 0.98"),
     "tricks.table4.bs1024.linear_scaling_top1": V(75.17, SEED_TRICKS, "Bag of Tricks Table 4",
                                                   "ResNet-50, BS=1024, linear scaling"),
     "tricks.table4.bs1024.warmup_top1": V(75.93, SEED_TRICKS, "Bag of Tricks Table 4",
@@ -160,6 +169,9 @@ PAPER = {
                           "CLR overview, 'Discussion of the results'"),
     "clr.policy_shape": V("the shape of the policy does not change the final result significantly", SEED_TRICKS,
                           "CLR overview, 'Cyclical Learning Rates - general overview', Comments"),
+    "clr.range_rule.divisors": V((10, 3), SEED_TRICKS, "CLR overview, LR range test ('A method for finding "
+                                 "optimal LR')", "the LR at the minimum of the plot, then 'approx. one order "
+                                 "smaller, or 1/2 - 1/3 as a rule of thumb'"),
     "sgdr.fig1.t0_epochs": V((1, 10), SEED_TRICKS, "SGDR Figure 1", "warm restarts from epoch T0 = 1 and T0 = 10"),
     "sgdr.fig1.t_mult": V(2, SEED_TRICKS, "SGDR Figure 1", "doubling periods T_i"),
     "sgdr.fig1.eta_max": V(0.05, SEED_TRICKS, "SGDR Figure 1", "eta_max^i = 0.05, eta_min^i = 0"),
@@ -187,6 +199,9 @@ PAPER = {
                       "AdamWR vs AdamW, CIFAR-10 and ImageNet32x32"),
     "adamw.stationary": V("gradient cannot vanish", SEED_TRICKS,
                           "AdamW pages, 'weight decay (WD) and overfitting'"),
+    "adamw.sgd_equivalent": V("both are equivalent when we use simple SGD optimizer", SEED_TRICKS,
+                              "AdamW pages, 'a confusion in terminology'",
+                              "L2 regularization and weight decay, (1 − λβ)W − λ∂L/∂W: plain SGD, no momentum"),
     # --- label smoothing (004, label-smoothing pages)
     "label_smoothing.eps_usual": V(0.1, SEED_TRICKS, "'Label smoothing' definition", "epsilon usually 0.1"),
     "label_smoothing.toy.eps": V(0.1, SEED_TRICKS, "'Label smoothing - motivations'", "toy model with LS"),
@@ -229,6 +244,14 @@ PAPER = {
     "zeroinit.fig3.lr": V(0.1, SEED_TRICKS, "ZeroInit 'Selected results' (Figure 3)", "high learning rate 0.1"),
     "zeroinit.needs_regularization": V("ZeroInit requires additional regularization", SEED_TRICKS,
                                        "ZeroInit 'Selected results' (Figure 5, Table 2)"),
+    "zeroinit.fig5.claim": V("ZeroInit is able to better fit the training data and that leads to "
+                             "overfitting - more regularization is needed", SEED_TRICKS,
+                             "ZeroInit Figure 5 caption", "ResNet-50, ImageNet, without additional regularization"),
+    "zeroinit.fig4.batch_size": V(128, SEED_TRICKS, "ZeroInit Figure 4 caption",
+                                  "minibatch size of 128 (ResNet-110, CIFAR-10, the first 3 epochs)"),
+    "mixup.toy.alpha": V(1.0, SEED_TRICKS, "mixup Figure 1(b)", "Effect of mixup (α = 1) on a toy problem"),
+    "mixup.imagenet.alphas": V((0.2, 0.4), SEED_TRICKS, "mixup Table 1",
+                               "the α of the ImageNet rows: 0.2 (ResNet-50/101), 0.4 (ResNeXt-101)"),
     # --- Bag of Tricks Tables 4, 5, 6 (ImageNet top-1 %)
     "bot.table4.bs256": V({"linear scaling": 75.87, "+ LR warmup": 76.03, "+ zero γ": 76.19,
                            "+ no bias decay": 76.16}, SEED_TRICKS, "Bag of Tricks Table 4", "ResNet-50, BS=256, top-1 %"),
@@ -242,6 +265,13 @@ PAPER = {
                               "ResNet-50-D refinements, top-1 %"),
     "bot.distill_loss": V("ℓ(p, softmax(z)) + T²·ℓ(softmax(r/T), softmax(z/T))", SEED_TRICKS,
                           "Bag of Tricks §4, Knowledge Distillation", "z student, r teacher logits"),
+    # --- Bag of Tricks low precision (chapter bag_of_tricks): Table 4's "+ FP16" row and its slide
+    "bot.table4.fp16": V({"BS=256": 76.15, "BS=1024": 76.21}, SEED_TRICKS, "Bag of Tricks Table 4",
+                         "ResNet-50, + FP16 (after + no bias decay), top-1 % per batch-size column"),
+    "bot.fp16.purpose": V("use float 16 instead float 32 to speed up computations (this will depend on GPU)",
+                          SEED_TRICKS, "Bag of Tricks pages, '2. Use low precision training'"),
+    "bot.fp16.storage": V("keep activations and updates at 16bit precision, keep weights in 32bit", SEED_TRICKS,
+                          "Bag of Tricks pages, '2. Use low precision training'", "to reduce the overflow problem"),
 }
 
 

@@ -52,12 +52,25 @@ def test_noise_scale_formula_and_schedules():
         config=dict(n_train=25, batch_size=10), epoch=[1], batch_size=[10], lr=[0.1] * 3))) == [10, 10, 5]
 
 
-def test_smith_schedules_and_warmups():
-    s = distributed.smith_schedules(lr=0.1, factor=5, milestones=[2, 4])
-    assert s["decay LR"]["schedule"] == dict(kind="step", milestones=[2, 4], gamma=0.2)
-    assert s["hybrid"]["batch_schedule"] == dict(milestones=[2], factor=5)
-    assert s["hybrid"]["schedule"]["milestones"] == [4]
-    assert s["increase batch"]["batch_schedule"] == dict(milestones=[2, 4], factor=5)
+def test_noise_scale_with_momentum_uses_the_effective_lr():
+    h = train.History(config=dict(n_train=100, batch_size=10, momentum=0.9), epoch=[1], batch_size=[10],
+                      lr=[0.1] * 10, momentum=[0.9] * 5 + [0.98] * 5)
+    g = distributed.noise_along(h, momentum=True)["g"]
+    assert g[0] == pytest.approx(0.1 / 0.1 * 9) and g[-1] == pytest.approx(0.1 / 0.02 * 9)
+    assert distributed.noise_along(h)["g"][-1] == pytest.approx(0.1 * 9)
+
+
+def test_throughput_times_every_epoch_after_the_first():
+    rows = distributed.throughput((1,), per_worker_batch=16, threads_per_worker=1, epochs=3, dataset="digits",
+                                  model="simple", n_train=64, n_test=32, lr=0.05)
+    r = rows[0]
+    assert r["workers"] == 1 and len(r["rates"]) == 2 and all(v > 0 for v in r["rates"])
+    assert r["images_per_s"] == pytest.approx(np.mean(r["rates"])) and r["efficiency"] == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="epochs"):
+        distributed.throughput((1,), per_worker_batch=16, epochs=1, dataset="digits", model="simple", lr=0.1)
+
+
+def test_warmups():
     g = distributed.warmup_overrides("gradual", lr=0.8, start_lr=0.1, warmup_epochs=1,
                                      base=dict(kind="step", milestones=[3]))
     assert g["schedule"] == dict(kind="step", milestones=[3], warmup_epochs=1, warmup_start_factor=0.125,

@@ -27,17 +27,7 @@ def minutes(stdout: str, name: str) -> float:
     return float(m.group(1)) * (60 if m.group(2) == "h" else 1)
 
 
-# A real bug the dry run found: kth.Prober loads its probe batches with n_test=100, and
-# sclib.data.subset keeps n // classes = 0 test images of Tiny ImageNet's 200 classes, so the gpu
-# profile's Tiny ImageNet run stops in cell 15 ("batch_size must be a positive int, got 0").
-# The fix (n_test ≥ 200 in sclib/kth.py) makes the kth page stale (a CPU re-execution of the
-# chapter); until it lands, this case fails as expected and `sclib gpu` drops that run when no
-# Tiny ImageNet files are carried. strict: the fix turns this into an error to remove the mark.
-KTH_TINY_IMAGENET = pytest.mark.xfail(strict=True, reason="kth.Prober n_test=100 < 200 classes (Tiny ImageNet)")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=KTH_TINY_IMAGENET) if n == "kth_verification" else n
-                                  for n in CHAPTERS])
+@pytest.mark.parametrize("name", CHAPTERS)
 def test_every_chapter_dry_runs_at_the_gpu_profile(name):
     """Exit 0, nothing on stderr, a plan of > 0 runs and a finite, positive GPU time."""
     r = cli("run", name, "--profile", "gpu", "--dry-run")
