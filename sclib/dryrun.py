@@ -416,6 +416,21 @@ def install(cfg: dict) -> None:
     bench._train_steps, bench.fit_vs_loop = train_steps, fit_vs_loop
     strokes.load_split, strokes.pre_rendered_bytes, strokes.write_doodles = load_split, pre_rendered_bytes, write_doodles
     autotune.split = split
+
+    from . import lr_rules
+
+    orig_mask = lr_rules.subset_mask
+
+    def subset_mask(labels, n, seed=0):
+        """lr_rules' training-subset mask on a tiny stand-in: at full size a subset smaller than the
+        split leaves images for its held-out set, so one image per class stays out here too."""
+        full = (_tag_of(labels) or (None, len(labels)))[1]
+        classes = len(labels.unique())
+        if n is not None and n < full and n >= len(labels) - classes:
+            n = max(classes, len(labels) - classes)
+        return orig_mask(labels, n, seed=seed)
+
+    lr_rules.subset_mask = subset_mask
     _record(dict(kind="installed"))
 
 
