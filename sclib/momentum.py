@@ -122,18 +122,20 @@ class Beta2Probe:
 
 
 def beta2_run(*, dataset, model, n_train, n_test, batch_size, epochs, beta2, lr=1e-3, seed=0,
-              device=None, root=None, progress=None):
+              augment=True, channels_last=False, device=None, root=None, progress=None):
     """Adam (lr 1e-3, beta1 0.9, the defaults 004 quotes) with ``beta2`` on a small run.
 
-    Returns ``(History, Beta2Probe)``."""
+    The test set is scored once, after the last epoch (the probe records every step).
+    Returns ``(History, Beta2Probe, test accuracy)``."""
     from . import models, train
 
     tr, te = train.load_batches(dataset, batch_size=batch_size, n_train=n_train, n_test=n_test,
-                                seed=seed, device=device, root=root)
+                                seed=seed, augment=augment, device=device, root=root, test_batch_size=250)
     train.seed_everything(seed)
     net = models.create(model, num_classes=int(tr.y.max().item()) + 1, in_channels=tr.x.shape[1])
     probe = Beta2Probe(beta2)
-    h = train.fit(net, tr, te, epochs=epochs, lr=lr, optimizer=probe.optimizer, momentum=0.9,
-                  on_step=probe.on_step, progress=progress, desc=f"Adam beta2={beta2}",
-                  config=dict(dataset=dataset, model=model, seed=seed, beta2=beta2))
-    return h, probe
+    h = train.fit(net, tr, None, epochs=epochs, lr=lr, optimizer=probe.optimizer, momentum=0.9,
+                  channels_last=channels_last, on_step=probe.on_step, progress=progress,
+                  desc=f"Adam beta2={beta2}", config=dict(dataset=dataset, model=model, seed=seed, beta2=beta2))
+    acc = float("nan") if h.diverged else train.evaluate(net, te)[1]
+    return h, probe, acc

@@ -66,3 +66,11 @@ def test_beta2_probe_tracks_with_small_beta2():
         ratios[b2] = probe.lag_ratio[-1]
     assert ratios[0.5] == pytest.approx(1.0, abs=1e-3)
     assert ratios[0.999] > 5
+
+
+def test_beta2_run_probes_every_step_and_scores_the_test_set_once():
+    h, probe, acc = momentum.beta2_run(dataset="digits", model="simple", n_train=60, n_test=40, batch_size=20,
+                                       epochs=2, beta2=0.99, seed=0, augment=False, device="cpu", progress=False)
+    assert len(probe.lag_ratio) == len(h.lr) == 2 * h.steps_per_epoch
+    assert np.isfinite(probe.lag_ratio).all() and (probe.lag_ratio > 0).all()
+    assert h.test_acc == [] and 0.0 <= acc <= 1.0
