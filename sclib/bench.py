@@ -15,23 +15,33 @@
 
 ``cpu_options`` measures what may make the CPU path faster -- channels_last, torch's thread
 count, ``torch.compile`` -- on the same training loop, so each is kept only if it pays.
+
+``python -m sclib.bench --json`` (:func:`summary`) prints one JSON object from one run, on the
+CPU at the *cpu setting* (all cores as torch threads, channels_last): ``fit_ratio`` (item 1 at
+that setting), ``old_setting_speedup`` (training img/s at the cpu setting over 1 thread NCHW),
+``machine_fraction`` (training GFLOP/s, counted with ``FlopCounterMode`` over one forward and
+backward pass, over the GFLOP/s of a large matmul on all cores), ``sweep_speedup`` (a sweep of
+small runs with the ``processes`` executor against ``serial``, wall clock) and the machine.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 
 from . import data as D
-from . import models, profiles, store, train
+from . import executors, models, profiles, store, train
 
 
 def _model(cfg, tr):
@@ -44,23 +54,29 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def fit_vs_loop(cfg, repeats: int = 3) -> dict:
-    """Images/s of sclib.fit and of a bare loop, best of ``repeats`` (alternating)."""
+def fit_vs_loop(cfg, repeats: int = 3, channels_last: bool = False) -> dict:
+    """Images/s of sclib.fit and of a bare loop, best of ``repeats`` (alternating), both with
+    or both without ``channels_last``."""
     tr, _ = train.load_batches(cfg.dataset, batch_size=cfg.batch_size, n_train=cfg.n_train,
                                device=cfg.device, augment=False)
     res = {"fit": 0.0, "loop": 0.0}
     for _ in range(repeats):
         m = _model(cfg, tr)
         with store.off():  # a stored run would return without training: time the real thing
-            h = train.fit(m, tr, None, epochs=cfg.epochs, lr=0.01, schedule={"kind": "onecycle"}, progress=False)
+            h = train.fit(m, tr, None, epochs=cfg.epochs, lr=0.01, schedule={"kind": "onecycle"},
+                          channels_last=channels_last, progress=False)
         res["fit"] = max(res["fit"], tr.num_examples * cfg.epochs / sum(h.seconds))
         m = _model(cfg, tr)
+        if channels_last:
+            m.to(memory_format=torch.channels_last)
         opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
         m.train()
         _sync(tr.x.device)
         t0 = time.perf_counter()
         for ep in range(cfg.epochs):
             for x, y in tr:
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 loss = F.cross_entropy(m(x), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -245,13 +261,159 @@ def book_times(build: bool = True, exclude=()) -> dict:
     return out
 
 
+# ---------------------------------------------------------------- the one-run JSON summary
+@contextmanager
+def _threads(n: int):
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def machine() -> dict:
+    """The facts a measurement depends on: CPU model, cores, torch and Python versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "arch": platform.machine(), "cores": executors.cores(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "dtype": str(torch.get_default_dtype()).removeprefix("torch.")}
+
+
+def train_flops(model, x, y) -> float:
+    """FLOPs of one training step's forward and backward pass (``FlopCounterMode``; the
+    optimizer's element-wise update is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.train()
+    with FlopCounterMode(display=False) as fc:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return float(fc.get_total_flops())
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of an ``n``×``n`` matmul in the default dtype on torch's current threads, best of
+    ``repeats`` (after one warm-up): what this CPU's cores can do at best."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def settings(cfg, steps: int = 20, repeats: int = 3, threads=None) -> dict:
+    """Training img/s on one fixed batch at the cpu setting (``threads``, default all cores,
+    channels_last) and at the old setting (1 thread, NCHW), interleaved, best of ``repeats``;
+    and the training FLOPs per image."""
+    threads = threads or executors.cores()
+    tr, _ = train.load_batches(cfg.dataset, batch_size=cfg.batch_size, n_train=cfg.n_train,
+                               device="cpu", augment=False)
+    x, y = next(iter(tr))
+    k = int(tr.y.max()) + 1
+
+    def fresh():
+        train.seed_everything(0)
+        return models.create(cfg.model, k, x.shape[1])
+
+    best = {"cpu": 0.0, "old": 0.0}
+    for _ in range(repeats):
+        with _threads(threads):
+            best["cpu"] = max(best["cpu"], _train_steps(fresh(), x, y, steps, channels_last=True))
+        with _threads(1):
+            best["old"] = max(best["old"], _train_steps(fresh(), x, y, steps))
+    return {"cpu_img_s": best["cpu"], "old_img_s": best["old"], "speedup": best["cpu"] / best["old"],
+            "threads": threads, "flops_per_image": train_flops(fresh(), x, y) / len(y)}
+
+
+def fit_job(job: dict):
+    """One run of a sweep, ``sclib.train.run(**job)``'s History (module-level: picklable for
+    :mod:`sclib.executors`)."""
+    return train.run(**job)
+
+
+def _warm(_job):
+    time.sleep(1.0)  # long enough for every worker of the pool to take one
+
+
+def sweep_jobs(cfg, runs: int = 4, n_test: int | None = 1000) -> list:
+    """``runs`` small runs (seeds 0, 1, ...) at ``cfg``'s data, model and batch, channels_last."""
+    return [dict(dataset=cfg.dataset, model=cfg.model, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=0.05,
+                 n_train=cfg.n_train, n_test=n_test, seed=s, schedule={"kind": "onecycle"}, augment=False,
+                 channels_last=True, device="cpu", progress=False) for s in range(runs)]
+
+
+def sweep(cfg, runs: int = 4, n_test: int | None = 1000, workers=None) -> dict:
+    """Wall clock of a sweep of :func:`sweep_jobs` run by the ``serial`` executor (all cores as
+    torch threads in this process) and by ``processes`` (``workers`` processes, default one per
+    core, cores // workers threads each; its pool started beforehand, the start timed apart).
+    The run store is off: both train everything."""
+    jobs = sweep_jobs(cfg, runs, n_test)
+    workers, threads = executors.plan("processes", workers)
+    with store.off():
+        t0 = time.perf_counter()  # the pool's processes start (and import torch) here
+        executors.run(_warm, range(workers), executor="processes", workers=workers, progress=False)
+        start = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        executors.run(fit_job, jobs, executor="serial", threads=executors.cores(), progress=False)
+        serial_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        executors.run(fit_job, jobs, executor="processes", workers=workers, progress=False)
+        par_s = time.perf_counter() - t0
+    return {"runs": runs, "workers": workers, "threads": threads, "serial_s": serial_s, "processes_s": par_s,
+            "speedup": serial_s / par_s, "pool_start_s": start}
+
+
+def summary(cfg, *, repeats: int = 3, steps: int = 20, matmul_n: int = 2048, sweep_runs: int = 4,
+            sweep_n_test: int | None = 1000) -> dict:
+    """The JSON summary (module docstring): one run, on the CPU (``cfg.device`` is ignored)."""
+    cfg = SimpleNamespace(**dict(vars(cfg), device="cpu"))
+    cores = executors.cores()
+    st = settings(cfg, steps=steps, repeats=repeats, threads=cores)
+    with _threads(cores):
+        fit = fit_vs_loop(cfg, repeats=repeats, channels_last=True)
+        mm = matmul_gflops(matmul_n, repeats=max(3, repeats))
+    sw = sweep(cfg, runs=sweep_runs, n_test=sweep_n_test)
+    train_gflops = st["cpu_img_s"] * st["flops_per_image"] / 1e9
+    return {
+        "fit_ratio": fit["ratio"],
+        "old_setting_speedup": st["speedup"],
+        "machine_fraction": train_gflops / mm,
+        "sweep_speedup": sw["speedup"],
+        "machine": dict(machine(), threads=cores),
+        "setting": {"profile": getattr(cfg, "profile", None), "dataset": cfg.dataset, "model": cfg.model,
+                    "batch_size": cfg.batch_size, "n_train": cfg.n_train, "epochs": cfg.epochs,
+                    "channels_last": True, "device": "cpu"},
+        "measured": {"fit_img_s": fit["fit"], "loop_img_s": fit["loop"], "cpu_setting_img_s": st["cpu_img_s"],
+                     "old_setting_img_s": st["old_img_s"], "train_gflop_per_image": st["flops_per_image"] / 1e9,
+                     "train_gflops": train_gflops, "matmul_gflops": mm, "matmul_n": matmul_n,
+                     "sweep": sw},
+    }
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m sclib.bench")
     p.add_argument("--profile", default="cpu", choices=profiles.PROFILES)
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurement")
     p.add_argument("--no-build", action="store_true", help="skip the two book builds")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: fit_ratio, old_setting_speedup, machine_fraction, "
+                        "sweep_speedup and the machine (see the module docstring)")
     a = p.parse_args(argv)
     cfg = profiles.resolve("performance", a.profile)
+    if a.json:
+        print(json.dumps(summary(cfg), indent=1), flush=True)
+        return
     print(f"benchmarks at profile {a.profile}: {cfg.model} on {cfg.dataset}, batch {cfg.batch_size}, "
           f"{torch.get_num_threads()} torch threads", flush=True)
     r = fit_vs_loop(cfg)

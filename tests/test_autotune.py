@@ -44,6 +44,14 @@ def test_autotune_digits(digits):
     assert r.weight_decay == best["weight_decay"]
 
 
+def test_autotune_channels_last_keeps_its_budget(digits):
+    """The memory format only changes how the convolutions run: same budget, valid choices."""
+    wd, bn = (0.0, 5e-4), (0.1, 0.3)
+    r = autotune.autotune("simple", digits, budget_iters=140, wd_grid=wd, bn_momenta=bn, seed=0,
+                          channels_last=True)
+    _check_sensible(r, 140, wd, bn)
+
+
 def test_autotune_is_deterministic(digits):
     kw = dict(budget_iters=110, wd_grid=(0.0, 5e-4), bn_momenta=(0.1, 0.3), seed=1)
     a = autotune.autotune("simple", digits, **kw)
@@ -112,6 +120,7 @@ def test_bn_momentum_does_not_change_training():
     (dict(bn_momenta=(1.0,)), "bn_momenta"),
     (dict(val_fraction=0.7), "val_fraction"),
     (dict(range_fraction=1.0), "range_fraction"),
+    (dict(channels_last="yes"), "channels_last"),
 ])
 def test_autotune_bad_input(digits, kw, word):
     args = dict(model_name="simple", train_batches=digits, budget_iters=120)

@@ -67,3 +67,40 @@ def test_main_prints_every_numbered_ratio(capsys, monkeypatch):
     for needle in ("1. sclib.fit", "ratio 0.950", "2. Batches", "ratio 10.0", "3. rasterizer", "ratio 20.0",
                    "4. whole book", "10.5 min", "rebuild with nothing changed 12.0 s", "default"):
         assert needle in out, needle
+
+
+def test_train_flops_counts_forward_and_backward():
+    import torch
+
+    m = torch.nn.Sequential(torch.nn.Linear(10, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    x, y = torch.randn(4, 10), torch.tensor([0, 1, 2, 0])
+    fwd = 2 * 4 * 10 * 5 + 2 * 4 * 5 * 3
+    # backward: both weight gradients, and the input gradient of the second layer only
+    # (the input x needs none)
+    assert bench.train_flops(m, x, y) == fwd + 2 * 4 * 10 * 5 + 2 * (2 * 4 * 5 * 3)
+    assert all(p.grad is None for p in m.parameters())
+
+
+def test_json_summary_keys_and_types(smoke):
+    s = bench.summary(smoke, repeats=1, steps=1, matmul_n=64, sweep_runs=2, sweep_n_test=None)
+    for k in ("fit_ratio", "old_setting_speedup", "machine_fraction", "sweep_speedup"):
+        assert isinstance(s[k], float) and s[k] > 0, k
+    assert {"cpu", "cores", "threads", "torch"} <= set(s["machine"])
+    assert isinstance(s["machine"]["cpu"], str) and s["machine"]["threads"] == s["machine"]["cores"] >= 1
+    m = s["measured"]
+    assert s["fit_ratio"] == pytest.approx(m["fit_img_s"] / m["loop_img_s"])
+    assert s["old_setting_speedup"] == pytest.approx(m["cpu_setting_img_s"] / m["old_setting_img_s"])
+    assert s["machine_fraction"] == pytest.approx(m["train_gflops"] / m["matmul_gflops"])
+    assert m["train_gflops"] == pytest.approx(m["cpu_setting_img_s"] * m["train_gflop_per_image"])
+    assert s["sweep_speedup"] == pytest.approx(m["sweep"]["serial_s"] / m["sweep"]["processes_s"])
+    assert m["sweep"]["runs"] == 2 and s["setting"]["channels_last"] is True
+    assert json.loads(json.dumps(s)) == s
+
+
+def test_main_json_prints_one_json_object(capsys, monkeypatch):
+    fake = {"fit_ratio": 0.97, "old_setting_speedup": 2.1, "machine_fraction": 0.2, "sweep_speedup": 1.3,
+            "machine": {"cpu": "x", "cores": 2, "threads": 2, "torch": "t"}}
+    monkeypatch.setattr(bench, "summary", lambda cfg: fake)
+    monkeypatch.setattr(bench, "fit_vs_loop", lambda *a, **k: pytest.fail("the text route ran"))
+    bench.main(["--json", "--profile", "smoke"])
+    assert json.loads(capsys.readouterr().out) == fake

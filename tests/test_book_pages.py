@@ -76,3 +76,36 @@ def test_the_noise_scan_sees_a_bar_and_a_warning():
     assert _NOISE.search("/x/tqdm/auto.py:21: TqdmWarning: IProgress not found.")
     assert _NOISE.search("W1124 02:27:45.400000 24588 torch/utils/cpp_extension.py:183] No CUDA")
     assert not _NOISE.search("final accuracy 91.2% after 5/5 epochs")
+
+
+# In the book a "seed" is only ever a random seed. The source documents the study reproduces
+# (../shared/seeds/) are named by their paper ("Goyal et al.'s Eq. 2") or as "the source"; these
+# phrases only ever meant a source document (a random seed is "that seed's", "each seed's", ...).
+_SOURCE_AS_SEED = re.compile(
+    r"\bthe seed's|\bin the seeds?\b|\bseed (?:document|file|claim|paper|note)s?\b|\bnot a seed\b"
+    r"|\bthe seeds? (?:does not print|prints?|defines?|gives? (?:it|no))\b", re.I)
+
+
+def _prose():
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            if cell["cell_type"] == "markdown":
+                yield f"notebooks/{nb.name} cell {i}", "".join(cell["source"])
+    for md in [*sorted(BOOK.glob("*.md")), ROOT / "README.md"]:
+        yield str(md.relative_to(ROOT)), md.read_text()
+
+
+def test_seed_never_means_a_source_document():
+    found = [(where, m.group(0)) for where, text in _prose() for m in _SOURCE_AS_SEED.finditer(text)]
+    assert not found, f"'seed' for a source document (name the paper or 'the source'): {found[:5]}"
+
+
+def test_the_seed_scan_tells_a_source_from_a_random_seed():
+    for text in ("the seed's Eq. 2", "quoted in the seed", "as the seeds give it", "which is not a seed",
+                 "The seed does not print the temperature", "Mixup, as the seed defines it",
+                 "The seed documents cited by file name"):
+        assert _SOURCE_AS_SEED.search(text), text
+    for text in ("the seed varies the initial weights", "each seed's own grid", "that seed's initial weights",
+                 "the first seed's cosine schedule", "seed *i* of each arm", "mean over the seeds' range tests",
+                 "the seeds do not decide it", "paired by seed", "seed for seed"):
+        assert not _SOURCE_AS_SEED.search(text), text
