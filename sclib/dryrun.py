@@ -345,10 +345,10 @@ def install(cfg: dict) -> None:
                      layers=layers_of(model)))
         return orig["train_steps"](model, x[:2], y[:2], min(steps, PLAIN_STEPS), channels_last=channels_last)
 
-    def fit_vs_loop(cfg, repeats=3):
+    def fit_vs_loop(cfg, repeats=3, **kw):
         _STATE["mult"] = 2.0  # each fit is timed against a hand-written loop over the same data
         try:
-            return orig["fit_vs_loop"](cfg, repeats=repeats)
+            return orig["fit_vs_loop"](cfg, repeats=repeats, **kw)
         finally:
             _STATE["mult"] = 1.0
 
