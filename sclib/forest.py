@@ -339,7 +339,10 @@ def figure(rows_by_chapter: dict, part_list: list | None = None, titles: dict | 
                 lines.append(("chapter", titles.get(ch, ch)))
                 lines += [("claim", e) for e in claims]
     h = 0.3
-    fig = Figure(figsize=(width, 1.5 + h * len(lines)), dpi=110)
+    # at most the text column's width in pixels, so the browser never shrinks its text
+    from .plotting import MAX_WIDTH_PX
+
+    fig = Figure(figsize=(width, 1.5 + h * len(lines)), dpi=min(110, MAX_WIDTH_PX / width))
     top = 1 - 0.55 / fig.get_figheight()
     bottom = 0.95 / fig.get_figheight()
     ax = fig.add_axes((0.405, bottom, 0.24, top - bottom))

@@ -23,9 +23,9 @@ both are trained as well as the procedure allows, so this module gives the two a
   :data:`sclib.lr_rules.MULTIPLIERS`, one tuning seed, scored on held-out images; ×1 is kept unless
   another multiplier is more than ``tol`` better (:func:`sclib.lr_rules.pick_multiplier`); a kept
   multiplier at the edge of the grid extends the grid by one more factor (``extend`` times).
-- **Time to target in epochs of data** (:func:`data_epochs`, :func:`speed`, :func:`tta_rows`): as
-  :func:`sclib.experiments.speed` and :func:`~sclib.experiments.tta_rows`, with an evaluation after
-  a fraction of an epoch counted as that fraction.
+- **Time to target** in epochs of data: :func:`sclib.experiments.speed` and
+  :func:`~sclib.experiments.tta_rows` (an evaluation after a fraction of an epoch counts as that
+  fraction).
 - **Cost** (:func:`planned_images`, :func:`throughput`): the training images a design needs and the
   images/s of a model here, for a pair that is too long to run at a profile.
 """
@@ -272,61 +272,6 @@ def tune(sc: Scale, kind: str, lr0: float, epochs: float, *, seed: int = lr_rule
 
     scores, m, edge = tune_grid(score, multipliers=multipliers, tol=tol, extend=extend)
     return Tuned(kind=kind, anchor=base, scores=scores, multiplier=m, at_edge=edge, runs=runs)
-
-
-# ---------------------------------------------------------------- time to target, in epochs of data
-def data_epochs(h: train.History) -> np.ndarray:
-    """The epochs of data seen at each of a History's evaluations: the i-th evaluation after
-    min(i × steps per epoch, steps run) steps (a run stopped within an epoch counts its share)."""
-    spe = h.steps_per_epoch or 1
-    steps = len(h.lr)
-    return np.array([min(e * spe, steps) / spe for e in h.epoch], dtype=float)
-
-
-def epochs_to(h: train.History, target: float) -> float:
-    """Epochs of data until the first evaluation at or above ``target`` (inf if none)."""
-    reach = target - 1e-12 * max(1.0, abs(target))  # a run whose accuracy is the target reaches it
-    hit = np.flatnonzero(np.asarray(h.test_acc, dtype=float) >= reach)
-    return float(data_epochs(h)[hit[0]]) if hit.size else math.inf
-
-
-def speed(ours: list, baseline: list, *, claim_ratio: float | None = None) -> dict:
-    """:func:`sclib.experiments.speed` in epochs of data: seed i's target is baseline run i's
-    final accuracy; ratio = mean baseline epochs / mean ``ours`` epochs to it
-    (:func:`sclib.report.speed_verdict`)."""
-    if len(ours) != len(baseline) or not baseline:
-        raise ConfigError("ours and baseline need the same, non-zero number of runs (one per seed)")
-    targets = [report.baseline_target([b.test_acc]) for b in baseline]
-    e_ours = np.array([epochs_to(o, t) for o, t in zip(ours, targets)])
-    e_base = np.array([epochs_to(b, t) for b, t in zip(baseline, targets)])
-    v = report.speed_verdict(e_ours, e_base, claim_ratio=claim_ratio)
-    return dict(target=float(np.mean(targets)), ours_epochs=e_ours, baseline_epochs=e_base, verdict=v)
-
-
-def tta_rows(experiment: str, runs: dict, baseline: str, *, claim_ratio: float | None = None) -> list:
-    """Rows of a time-to-target table with :func:`sclib.experiments.tta_rows`' columns, in epochs
-    of data (label -> Histories paired by seed)."""
-    rows = []
-    for label, hs in runs.items():
-        sp = speed(hs, runs[baseline], claim_ratio=claim_ratio)
-        e = sp["ours_epochs"]
-        ok = bool(np.isfinite(e).all())
-        secs = []
-        for h, k in zip(hs, e):
-            if math.isfinite(k):
-                i = int(np.flatnonzero(data_epochs(h) >= k - 1e-9)[0])
-                secs.append(sum(h.seconds[: i + 1]))
-        v = sp["verdict"]
-        own = label == baseline
-        lo, hi = v.ci
-        rows.append({"experiment": experiment, "method": str(label), "target": round(100 * sp["target"], 2),
-                     "epochs_to_target": round(float(e.mean()), 2) if ok else "never",
-                     "seeds_reaching": f"{int(np.isfinite(e).sum())}/{len(e)}",
-                     "seconds_to_target": round(float(np.mean(secs)), 1) if ok else "never",
-                     "speedup_vs_baseline": 1.0 if own else round(v.diff, 2),
-                     "95% CI": "—" if own or math.isnan(lo) else f"[{lo:.2f}, {hi:.2f}]",
-                     "verdict": "—" if own else v.text})
-    return rows
 
 
 # ---------------------------------------------------------------- smallest fraction

@@ -6,12 +6,38 @@ import numpy as np
 import seaborn as sns
 
 PALETTE = "colorblind"
+DPI = 90
+#: The book's text column at a 1400 px window is ~1,050 px wide; a wider figure is shrunk to fit
+#: and its text with it. Every figure is at most this wide, so it is shown at its own size.
+MAX_WIDTH_PX = 1040
+MAX_WIDTH = MAX_WIDTH_PX / DPI  # inches
 
 
 def set_style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE,
-                  rc={"figure.figsize": (7.0, 3.6), "figure.dpi": 90, "savefig.dpi": 90,
+                  rc={"figure.figsize": (7.0, 3.6), "figure.dpi": DPI, "savefig.dpi": DPI,
                       "axes.titlesize": "medium", "legend.fontsize": "small"})
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kw):
+    """``plt.subplots`` with the figure at most :data:`MAX_WIDTH` wide (a wider ``figsize`` is
+    narrowed, its height kept), so that the page shows it at its own size."""
+    w, h = figsize or plt.rcParams["figure.figsize"]
+    return plt.subplots(nrows, ncols, figsize=(min(w, MAX_WIDTH), h), **kw)
+
+
+def panels(n: int, panel=(4.4, 3.3), max_cols: int = 3, **kw):
+    """``n`` panels of about ``panel`` inches in rows of at most ``max_cols`` (fewer when they
+    would be narrower than 3/4 of ``panel`` within :data:`MAX_WIDTH`), the unused slots of the
+    last row hidden; constrained layout. Returns (fig, 1-D array of the ``n`` axes)."""
+    cols = max(1, min(n, max_cols, int(MAX_WIDTH // (0.75 * panel[0]))))
+    rows = -(-n // cols)
+    kw.setdefault("layout", "constrained")
+    fig, axes = subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False, **kw)
+    axes = axes.ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
 
 
 def color(i: int):

@@ -31,8 +31,8 @@ def mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
 
 
 # ====================================================================== verdict engine
-# One vocabulary for every chapter's summary. A label is earned by a test at a stated level,
-# never by a point estimate alone.
+# One vocabulary for every chapter's summary. A label is earned by the 95% CI the row prints
+# (one-sided tests at 2.5%), never by a point estimate alone.
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, EXACT, NOT_RUN = LABELS = (
     "reproduced", "contradicted", "inconclusive", "exact", "not run")
 CLAIMS = ("greater", "less", "equivalent", "no_worse")
@@ -101,23 +101,25 @@ def verdict(ours, baseline, *, claim: str, margin: float | None = None, alpha: f
             gate: float = 0.05) -> Verdict:
     """Label a paper's claim about ``ours − baseline`` from per-seed values paired by seed.
 
-    - ``claim="greater"``/``"less"``: reproduced when the one-sided paired t-test at ``alpha``
-      rejects "no effect or the other way"; contradicted when the opposite one-sided test
-      rejects; else inconclusive.
-    - ``claim="equivalent"`` (needs ``margin`` > 0, metric units): TOST. Reproduced when both
-      one-sided tests against ±margin reject at ``alpha`` (the 1−2α CI lies inside ±margin);
-      contradicted when the mean is significantly above +margin or below −margin.
+    One rule, read off the interval the row prints: the two-sided (1−``alpha``) t-interval of the
+    mean paired difference, 95% by default. Each label below is therefore a one-sided paired
+    t-test at ``alpha``/2 (2.5%), and a reader can check it against the row's "95% CI" column.
+
+    - ``claim="greater"``/``"less"``: reproduced when the CI lies wholly on the paper's side of 0;
+      contradicted when it lies wholly on the other side; else inconclusive.
+    - ``claim="equivalent"`` (needs ``margin`` > 0, metric units): TOST. Reproduced when the CI
+      lies inside ±margin; contradicted when it lies wholly above +margin or below −margin.
     - ``claim="no_worse"`` (needs ``margin`` > 0): non-inferiority, "ours is at most ``margin``
-      below the baseline". Reproduced when the one-sided test rejects ``diff ≤ −margin``;
-      contradicted when ``diff`` is significantly below −margin.
+      below the baseline". Reproduced when the CI lies wholly above −margin; contradicted when
+      it lies wholly below −margin.
     - Always inconclusive: fewer than 3 pairs; a non-finite value (a diverged run); a baseline
       whose mean is below ``chance + gate`` (it did not train); and, when ``paper_effect`` is
-      given, a 95% CI half-width wider than |paper_effect| (the note says about how many seeds
+      given, a CI half-width wider than |paper_effect| (the note says about how many seeds
       the observed sd would need to resolve it).
     - A constant difference (zero sd) counts as infinitely significant in its sign; a constant
       zero difference is no evidence for greater/less and lies inside any margin.
 
-    ``diff`` is the mean paired difference, ``ci`` its two-sided 95% t-interval (nan when n < 2).
+    ``diff`` is the mean paired difference, ``ci`` that interval (nan when n < 2).
     """
     check_choice("claim", claim, CLAIMS)
     alpha = _scalar("alpha", alpha, lo=0, hi=0.5, lo_open=True, hi_open=True)
@@ -146,7 +148,7 @@ def verdict(ours, baseline, *, claim: str, margin: float | None = None, alpha: f
     if sd <= tol:
         sd = 0.0
     se = sd / math.sqrt(n) if n >= 2 else math.nan
-    half = float(stats.t.ppf(0.975, n - 1)) * se if n >= 2 else math.nan
+    half = float(stats.t.ppf(1 - alpha / 2, n - 1)) * se if n >= 2 else math.nan
     ci = (diff - half, diff + half) if n >= 2 else _NAN_CI
     out.update(diff=diff, ci=ci)
 
@@ -156,12 +158,13 @@ def verdict(ours, baseline, *, claim: str, margin: float | None = None, alpha: f
         return Verdict(INCONCLUSIVE, note="n < 3", **out)
 
     def rejects(mu0: float, side: str) -> bool:
-        """One-sided test of H1: mean > mu0 (side 'above') or mean < mu0 ('below') at alpha."""
+        """One-sided test of H1: mean > mu0 (side 'above') or mean < mu0 ('below') at alpha/2:
+        it rejects exactly when the printed (1−alpha) CI lies wholly on that side of mu0."""
         delta = diff - mu0
         if sd == 0:  # constant difference: decided by its sign, ties are no evidence
             return (delta > tol) if side == "above" else (delta < -tol)
         t = delta / se if side == "above" else -delta / se
-        return float(stats.t.sf(t, n - 1)) < alpha
+        return float(stats.t.sf(t, n - 1)) < alpha / 2
 
     if claim == "no_worse":
         label = (REPRODUCED if rejects(-margin, "above")
@@ -179,7 +182,7 @@ def verdict(ours, baseline, *, claim: str, margin: float | None = None, alpha: f
                  else CONTRADICTED if rejects(0.0, away) else INCONCLUSIVE)
 
     if paper_effect is not None and half > abs(paper_effect):
-        k = seeds_to_resolve(sd, paper_effect)
+        k = seeds_to_resolve(sd, paper_effect, level=1 - alpha)
         seeds = f"≈{k}" if k is not None else f"> {_MAX_SEEDS}"
         return Verdict(INCONCLUSIVE, note=(f"CI ±{_short(half)} wider than the paper's effect "
                                            f"{_short(abs(paper_effect))}; {seeds} seeds would "

@@ -251,14 +251,16 @@ def parse_value(text: str, name: str | None = None):
     return v
 
 
-def validate(name: str, profile: str, params: dict) -> None:
+def validate(name: str, profile: str, params: dict) -> dict | None:
+    """Check the notebook, profile and parameters; returns the chapter's resolved configuration
+    (None for a page without parameters). A page's run resolves it once, here."""
     check_choice("notebook", name, notebook_names())
     if name in profiles.CHAPTERS:
-        profiles.resolve(name, profile, **params)
-    elif params:
+        return vars(profiles.resolve(name, profile, **params))
+    if params:
         raise ConfigError(f"notebook {name!r} takes no parameters besides profile")
-    else:
-        check_choice("profile", profile, profiles.PROFILES)
+    check_choice("profile", profile, profiles.PROFILES)
+    return None
 
 
 def _hardware() -> str:
@@ -340,16 +342,15 @@ def _count(v) -> str:
     return "all" if v is None else f"{v:,}"
 
 
-def data_text(name: str, profile: str, params: dict) -> str:
+def data_text(name: str, profile: str, params: dict, cfg: dict | None = None) -> str:
     """The data this run used: metadata ``sclib.data`` or the resolved ``dataset`` parameter."""
     meta = _source_nb(name).get("metadata", {}).get("sclib", {})
     given = meta.get("data") if isinstance(meta, dict) else None
     if isinstance(given, dict):
         given = given.get(profile)
     ds = None
-    cfg = None
     if name in profiles.CHAPTERS:
-        cfg = vars(profiles.resolve(name, profile, **params))
+        cfg = cfg or vars(profiles.resolve(name, profile, **params))
         ds = cfg.get("dataset")
     if isinstance(given, str) and given.strip():
         return given.strip()
@@ -372,18 +373,18 @@ def rerun_command(name: str, profile: str, params: dict) -> str:
     return f"python -m sclib run {name} --profile {profile}" + (f" {ps}" if ps else "")
 
 
-def _example_override(name: str, profile: str, params: dict) -> str | None:
+def _example_override(name: str, profile: str, params: dict, cfg: dict | None = None) -> str | None:
     """``-p epochs N`` (N = twice this run's epochs) for the 'other parameters' example."""
     if name not in profiles.CHAPTERS:
         return None
-    cfg = vars(profiles.resolve(name, profile, **params))
+    cfg = cfg or vars(profiles.resolve(name, profile, **params))
     for k in ("epochs", "seeds", "n_train"):
         if isinstance(cfg.get(k), int) and not isinstance(cfg.get(k), bool):
             return f"-p {k} {2 * cfg[k]}"
     return None
 
 
-def run_info_text(name, profile, params, seconds, hardware, torch_version, when) -> str:
+def run_info_text(name, profile, params, seconds, hardware, torch_version, when, cfg=None) -> str:
     params = dict(params or {})
     cmd = rerun_command(name, profile, params)
     lines = [
@@ -392,12 +393,12 @@ def run_info_text(name, profile, params, seconds, hardware, torch_version, when)
         f"- **Reproduces:** {reproduces_text(name)}",
         f"- **Profile:** `{profile}` ({PROFILE_DESCRIPTIONS.get(profile, profile)})"
         + (f", with parameters `{params}`" if params else ""),
-        f"- **Data:** {data_text(name, profile, params)}",
+        f"- **Data:** {data_text(name, profile, params, cfg)}",
         f"- **Hardware:** {hardware}; torch {torch_version}",
         f"- **Wall time of the whole notebook:** {seconds / 60:.1f} min, executed {when} by papermill",
         f"- **Rerun it:** `{cmd}`",
     ]
-    example = _example_override(name, profile, params)
+    example = _example_override(name, profile, params, cfg)
     if example:
         names = ", ".join(f"`{k}`" for k in profiles.chapter_params(name))
         base = rerun_command(name, profile, {})
@@ -407,14 +408,14 @@ def run_info_text(name, profile, params, seconds, hardware, torch_version, when)
     return "\n".join(lines)
 
 
-def _header_cell(name, profile, params, seconds, hardware, torch_version=None, when=None):
+def _header_cell(name, profile, params, seconds, hardware, torch_version=None, when=None, cfg=None):
     import nbformat
 
     if torch_version is None:
         torch_version = __import__("torch").__version__
     if when is None:
         when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = run_info_text(name, profile, params, seconds, hardware, torch_version, when)
+    text = run_info_text(name, profile, params, seconds, hardware, torch_version, when, cfg)
     return nbformat.v4.new_markdown_cell(text, metadata={"tags": ["sclib-run-info"]})
 
 
@@ -606,7 +607,7 @@ def execute(name: str, profile: str = BOOK_PROFILE, params: dict | None = None, 
     import papermill as pm
 
     params = dict(params or {})
-    validate(name, profile, params)
+    cfg = validate(name, profile, params)
     final = Path(out) if out is not None else BOOK / f"{name}.ipynb"
     if final.suffix != ".ipynb":
         raise ConfigError(f"--out={str(out)!r} must name a .ipynb file")
@@ -627,7 +628,7 @@ def execute(name: str, profile: str = BOOK_PROFILE, params: dict | None = None, 
         import torch
 
         when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        _insert_header(nb, _header_cell(name, profile, params, seconds, hardware, torch.__version__, when))
+        _insert_header(nb, _header_cell(name, profile, params, seconds, hardware, torch.__version__, when, cfg))
         # keep what the source notebook's own metadata says (reproduces, data), add the run record
         src_meta = nb.metadata.get("sclib")
         rec = dict(src_meta) if isinstance(src_meta, dict) else {}

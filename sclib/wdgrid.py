@@ -34,10 +34,9 @@ import numpy as np
 
 from . import data as D
 from . import models as M
-from . import optim
+from . import executors, optim
 from . import train as T
 from .errors import ConfigError, check_number
-from .progress import bar as progress_bar
 
 BOOT = 2000          #: bootstrap resamples of the seeds
 BOOT_SEED = 0        #: numpy RNG seed of the bootstrap (the output is deterministic)
@@ -100,17 +99,9 @@ def _batches(job: dict, evaluate=("val",)):
 
 
 # ---------------------------------------------------------------- one run
-def _set_threads(kw: dict) -> None:
-    threads = kw.pop("threads", None)
-    if threads:  # worker processes: one thread each, so two workers share 2 cores cleanly
-        import torch
-
-        torch.set_num_threads(threads)
-
-
 JOB_KEYS = {"method", "dataset", "model", "n_train", "n_val", "n_test", "augment", "epochs", "batch_size",
             "lr", "momentum", "weight_decay", "schedule", "seed", "channels_last", "device", "root",
-            "evaluate", "keep_lr", "threads"}
+            "evaluate", "keep_lr"}
 
 
 def cell(job: dict) -> dict:
@@ -124,7 +115,6 @@ def cell(job: dict) -> dict:
     unknown = set(job) - JOB_KEYS
     if unknown:
         raise ConfigError(f"unknown job keys {sorted(unknown)}")
-    _set_threads(job)
     evaluate = tuple(job.get("evaluate", ("val",)))
     if set(evaluate) - {"val", "test"}:
         raise ConfigError(f"evaluate must name 'val' and/or 'test', got {evaluate!r}")
@@ -148,46 +138,17 @@ def cell(job: dict) -> dict:
 
 
 def norms_run(kw: dict):
-    _set_threads(kw)
     return optim.track_norms(**kw)
 
 
-_POOL = {}  # workers -> executor, kept for the whole session: spawning costs seconds per process
-
-
-def _executor(workers: int):
-    if workers not in _POOL:
-        import atexit
-        import multiprocessing as mp
-        import signal
-        from concurrent.futures import ProcessPoolExecutor
-
-        # Workers ignore Ctrl-C: the kernel's interrupt at shutdown reaches the parent, which
-        # shuts them down, instead of printing a traceback per worker on the terminal.
-        _POOL[workers] = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                                             initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
-        atexit.register(_POOL[workers].shutdown)
-    return _POOL[workers]
-
-
 def parallel(fn, jobs: list, workers: int = 1, progress: bool = True, desc: str = "runs"):
-    """``[fn(job) for job in jobs]`` with one torch thread per run: in this process when
-    ``workers == 1`` (the thread count is restored afterwards), else in ``workers`` spawned
-    processes. One thread per run keeps the numbers independent of ``workers``' scheduling and
-    avoids thread oversubscription on a shared 2-core machine. ``fn`` is :func:`cell` or
-    :func:`norms_run`."""
-    import torch
-
+    """``[fn(job) for job in jobs]`` on :func:`sclib.executors.run` with one torch thread per run:
+    in this process when ``workers == 1``, else in ``workers`` processes. One thread per run keeps
+    the numbers independent of the scheduling and avoids oversubscribing a shared 2-core machine.
+    ``fn`` is :func:`cell` or :func:`norms_run`."""
     check_number("workers", workers, lo=1, integer=True)
-    jobs = [dict(j, threads=1) for j in jobs]
-    bar = dict(total=len(jobs), desc=desc, unit="run", disable=not progress, mininterval=5)
-    if workers == 1:
-        old = torch.get_num_threads()
-        try:
-            return [fn(j) for j in progress_bar(jobs, **bar)]
-        finally:
-            torch.set_num_threads(old)
-    return list(progress_bar(_executor(workers).map(fn, jobs), **bar))
+    return executors.run(fn, jobs, executor="serial" if workers == 1 else "processes", workers=workers,
+                         threads=1, progress=progress, desc=desc)
 
 
 def base_job(cfg, **kw) -> dict:

@@ -109,3 +109,26 @@ def test_the_seed_scan_tells_a_source_from_a_random_seed():
                  "the first seed's cosine schedule", "seed *i* of each arm", "mean over the seeds' range tests",
                  "the seeds do not decide it", "paired by seed", "seed for seed"):
         assert not _SOURCE_AS_SEED.search(text), text
+
+
+def _png_widths(name: str):
+    """(cell index, width in px) of every PNG figure in book/NAME.ipynb's outputs (IHDR bytes)."""
+    import base64
+    import struct
+
+    nb = json.loads((BOOK / f"{name}.ipynb").read_text())
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            png = out.get("data", {}).get("image/png")
+            if png:
+                yield i, struct.unpack(">I", base64.b64decode(png)[16:20])[0]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_figures_fit_the_text_column(name):
+    # a figure wider than the text column is shrunk by the browser, its text with it (up to 1,515
+    # px figures shown at 1,056 px made labels ~8 px high); sclib.plotting caps the width
+    from sclib.plotting import MAX_WIDTH_PX
+
+    wide = [(i, w) for i, w in _png_widths(name) if w > MAX_WIDTH_PX]
+    assert not wide, f"{name}: figures wider than {MAX_WIDTH_PX} px (cell, px): {wide}"

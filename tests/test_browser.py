@@ -206,30 +206,52 @@ _MEASURE = """<!doctype html><html><body style="margin:0">
 <script>
 document.getElementById('f').addEventListener('load', () => {{
   const d = document.getElementById('f').contentDocument, res = [];
-  for (const t of d.querySelectorAll('table')) {{
+  {body}
+  document.getElementById('out').textContent = JSON.stringify(res);
+}});
+</script></body></html>"""
+
+# [right edge of the verdict header, right edge of what shows it] of every verdict column
+_VERDICT_EDGES = """for (const t of d.querySelectorAll('table')) {
     const ths = [...t.querySelectorAll('thead th')];
     const i = ths.findIndex(th => th.textContent.trim() === 'verdict');
     if (i < 0) continue;
     const box = ths[i].closest('.pst-scrollable-table-container, .output, article') || d.body;
     res.push([ths[i].getBoundingClientRect().right, Math.min(1400, box.getBoundingClientRect().right)]);
-  }}
-  document.getElementById('out').textContent = JSON.stringify(res);
-}});
-</script></body></html>"""
+  }"""
+
+# [file name, natural width, shown width] of every figure of the page's article
+_FIGURE_WIDTHS = """for (const im of d.querySelectorAll('article img')) {
+    res.push([im.getAttribute('src').split('/').pop(), im.naturalWidth, im.getBoundingClientRect().width]);
+  }"""
 
 
-def _verdict_column_edges(page):
-    """[(right edge of the verdict header, right edge of what shows it)] of every table with a
-    verdict column, laid out in a 1400 px wide window (an iframe of the page, measured by script)."""
+def _measure(page, body):
+    """What the script ``body`` puts in ``res`` for ``page`` laid out in a 1400 px wide window
+    (an iframe of the page, measured by script)."""
     with tempfile.TemporaryDirectory(prefix="sclib-measure-") as d:
         wrapper = Path(d) / "measure.html"
-        wrapper.write_text(_MEASURE.format(src=(HTML / page).as_uri()))
+        wrapper.write_text(_MEASURE.format(src=(HTML / page).as_uri(), body=body))
         dom, _ = chromium(wrapper.as_uri(), "--dump-dom", "--allow-file-access-from-files",
                           "--window-size=1420,1000")
     out = bs4.BeautifulSoup(dom, "html.parser").find(id="out")
     text = out.get_text() if out else "missing"
     assert text.startswith("["), f"{page}: could not measure the page ({text[:80]})"
     return json.loads(text)
+
+
+def _verdict_column_edges(page):
+    """[(right edge of the verdict header, right edge of what shows it)] of every table with a
+    verdict column, laid out in a 1400 px wide window."""
+    return _measure(page, _VERDICT_EDGES)
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("book/")])
+def test_figures_are_shown_at_their_own_size_at_1400_px(page):
+    # a figure the browser shrinks to the column shrinks its text with it
+    shrunk = [(name, w, round(shown)) for name, w, shown in _measure(page, _FIGURE_WIDTHS)
+              if w and shown < w - 1]
+    assert not shrunk, f"{page}: figures shrunk at 1400 px (file, px, shown px): {shrunk}"
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if p.startswith("book/")])

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from sclib import data, lr_rules, papers, pipeline_study as ps, report, schedules, train
+from sclib import data, experiments, lr_rules, papers, pipeline_study as ps, report, schedules, train
 from sclib.errors import ConfigError
 
 
@@ -65,7 +65,7 @@ def test_a_fraction_of_an_epoch_runs_its_share_under_003s_whole_schedule():
     assert lrs[0] == pytest.approx(0.02) and 0.1 < lrs.max() <= 0.2 + 1e-12
     assert abs(int(np.argmax(lrs)) - 0.5 * len(lrs)) <= 1  # the peak at 50% of the iterations run
     assert lrs[-1] == pytest.approx(0.02 * 0.01)  # annihilated at the last iteration run
-    assert ps.data_epochs(h).tolist() == [pytest.approx(round(0.5 * spe) / spe)]
+    assert experiments.data_epochs(h).tolist() == [pytest.approx(round(0.5 * spe) / spe)]
     assert h.config["planned_epochs"] == 0.5 and h.config["eval"] == "test"
 
 
@@ -123,16 +123,16 @@ def _history(acc, spe, steps):
 def test_speed_counts_a_half_epoch_run_as_half_an_epoch():
     base = [_history([0.5, 0.8, 0.9, t], 10, 40) for t in (0.95, 0.94, 0.96)]
     ours = [_history([0.97], 10, 5) for _ in range(3)]
-    sp = ps.speed(ours, base, claim_ratio=4)
+    sp = experiments.speed(ours, base, claim_ratio=4)
     assert sp["ours_epochs"].tolist() == [0.5, 0.5, 0.5] and sp["baseline_epochs"].tolist() == [4, 4, 4]
     assert sp["verdict"].diff == pytest.approx(8.0) and sp["verdict"].label == report.REPRODUCED
-    rows = ps.tta_rows("x", {"base": base, "ours": ours}, "base")
+    rows = experiments.tta_rows("x", {"base": base, "ours": ours}, "base")
     assert rows[0]["verdict"] == "—" and rows[1]["epochs_to_target"] == 0.5 and rows[1]["seconds_to_target"] == 1.0
     never = [_history([0.5], 10, 5) for _ in range(3)]
-    sp = ps.speed(never, base)
+    sp = experiments.speed(never, base)
     assert math.isinf(sp["ours_epochs"][0]) and sp["verdict"].label == report.CONTRADICTED
     with pytest.raises(ConfigError):
-        ps.speed(ours[:2], base)
+        experiments.speed(ours[:2], base)
 
 
 def test_smallest_fraction():

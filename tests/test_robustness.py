@@ -97,8 +97,13 @@ def test_resolve_rejects_bad_values_in_one_line(chapter, name, bad):
 @pytest.mark.parametrize("chapter", sorted(profiles.CHAPTERS))
 def test_every_profile_is_valid_and_every_parameter_is_checked(chapter):
     for p in profiles.PROFILES:
-        assert set(profiles.CHAPTERS[chapter][p]) <= set(profiles.CHECKS), \
-            f"{chapter}/{p}: parameters without a CHECKS entry: {set(profiles.CHAPTERS[chapter][p]) - set(profiles.CHECKS)}"
+        unchecked = []
+        for k in profiles.CHAPTERS[chapter][p]:
+            try:
+                profiles.check_of(k)
+            except KeyError:
+                unchecked.append(k)
+        assert not unchecked, f"{chapter}/{p}: parameters without a check: {unchecked}"
         profiles.resolve(chapter, p)
     with pytest.raises(ConfigError) as e:
         profiles.resolve(chapter, "laptop")
@@ -127,6 +132,34 @@ def test_notebook_parameters_cell_matches_its_profile_table(chapter):
     assert params == set(profiles.chapter_params(chapter)), \
         f"{chapter}: cell has {sorted(params ^ set(profiles.chapter_params(chapter)))} different from the table"
     assert all(isinstance(v, ast.Constant) and v.value is None for k, v in names.items() if k != "profile")
+
+
+def test_a_prefixed_parameter_is_checked_as_the_name_it_ends_with():
+    # sgdr_epochs has no entry of its own: it is checked as epochs, and named in the error
+    assert "sgdr_epochs" not in profiles.CHECKS and profiles.check_of("sgdr_epochs") is profiles.CHECKS["epochs"]
+    with pytest.raises(ConfigError) as e:
+        profiles.resolve("clr_sgdr", "smoke", sgdr_epochs=0)
+    one_line(e, "sgdr_epochs")
+    with pytest.raises(KeyError, match="no check"):
+        profiles.check_of("learning_rate_schedule")
+
+
+def test_profile_tables_write_each_parameter_once():
+    # smoke and gpu are what differs from cpu: a setting equal to cpu's is not repeated, and
+    # neither may name a parameter cpu lacks
+    import ast as _ast
+
+    src = (ROOT / "sclib" / "profiles.py").read_text()
+    tree = _ast.parse(src)
+    table = next(n for n in tree.body if isinstance(n, _ast.Assign) and getattr(n.targets[0], "id", "") == "CHAPTERS")
+    for name, call in zip(table.value.keys, table.value.values):
+        kw = {k.arg: k.value for k in call.keywords}
+        cpu = {k.arg: _ast.dump(k.value) for k in kw["cpu"].keywords}
+        for p in ("smoke", "gpu"):
+            same = [k.arg for k in kw[p].keywords if cpu.get(k.arg) == _ast.dump(k.value)]
+            assert not same, f"{name.value}/{p} repeats cpu's value of {same}"
+    with pytest.raises(ValueError, match="lacks"):
+        profiles.profile(cpu=dict(epochs=1), smoke=dict(epoch=2), gpu={})
 
 
 def test_resolve_rejects_unknown_notebook():

@@ -224,6 +224,20 @@ def test_run_grids_shapes_and_seeds():
     assert g["err"][0, 0, 1] == pytest.approx(1 - wdgrid.cell(job(lr=0.05, weight_decay=1e-4))["val_acc"])
 
 
+def test_run_grids_in_worker_processes_matches_one_process(tmp_path, monkeypatch):
+    # the grid's workers are sclib.executors' processes: the same cells, in the same order
+    monkeypatch.setenv("SCLIB_RUNS", str(tmp_path / "runs"))
+    cfg = SimpleNamespace(dataset="digits", model="simple", n_train=120, n_val=60, n_test=None, augment=False,
+                          epochs=1, batch_size=32, momentum=0.9, channels_last=False, device="cpu", root=None)
+    grids = {"W": ("sgdw", [0.01, 0.05], [1e-4, 1e-2])}
+    par = wdgrid.run_grids(cfg, grids, seeds=[0], workers=2, progress=False)["W"]["err"]
+    monkeypatch.setenv("SCLIB_RUNS", str(tmp_path / "other"))  # retrained here, not read back
+    one = wdgrid.run_grids(cfg, grids, seeds=[0], workers=1, progress=False)["W"]["err"]
+    np.testing.assert_array_equal(par, one)
+    with pytest.raises(ConfigError, match="workers"):
+        wdgrid.parallel(wdgrid.cell, [], workers=0)
+
+
 # ---------------------------------------------------------------- plain SGD: L2 = weight decay
 def test_plain_sgd_l2_equals_sgdw_and_momentum_breaks_it():
     assert wdgrid.plain_sgd_equivalence(momentum=0.0) < 1e-12
