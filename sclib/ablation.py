@@ -36,7 +36,7 @@ import torch
 from . import data as D
 from . import models, optim, papers, train, tricks
 from .errors import ConfigError
-from .progress import bar as progress_bar
+from .experiments import sweep
 
 #: Test images scored after every epoch by an arm that draws a curve (class-balanced, fixed).
 CURVE_N = 1000
@@ -185,12 +185,9 @@ def train_arm(cfg, seed: int = 0, *, model: str | None = None, epochs: int | Non
 def run_arms(cfg, arms: dict, seeds, *, curve: dict | None = None, progress: bool = True) -> dict:
     """Every arm (label -> overrides) for every seed: label -> [Arm] in seed order. ``curve``:
     label -> the seeds of that arm that also score the curve subset after every epoch."""
-    seeds, curve = list(seeds), curve or {}
-    out = {label: [] for label in arms}
-    jobs = [(label, s) for s in seeds for label in arms]
-    for label, s in progress_bar(jobs, desc="ablation runs", unit="run", disable=not progress, mininterval=5):
-        out[label].append(train_arm(cfg, s, curve=s in curve.get(label, ()), **arms[label]))
-    return out
+    curve = curve or {}
+    return sweep(lambda label, s: train_arm(cfg, s, curve=s in curve.get(label, ()), **arms[label]), arms, seeds,
+                 desc="ablation runs", progress=progress)
 
 
 def train_teacher(cfg, rows: list):

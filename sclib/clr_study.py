@@ -32,7 +32,7 @@ import torch
 from . import data as D
 from . import lr_finder, models, report, train
 from .errors import ConfigError, check_choice, check_number
-from .progress import bar as progress_bar
+from .experiments import sweep
 
 #: The optimizers of 004's CLR Table 3, by sclib.train.OPTIMIZERS name, in the table's order.
 TABLE_OPTIMIZERS = ("nesterov", "adam", "rmsprop", "adagrad", "adadelta")
@@ -174,18 +174,16 @@ def compare(cfg, arms: dict, seeds, epochs: int, eval_at=(), progress: bool = Tr
     optionally epochs/eval_at of its own) for every seed, on ``cfg``'s data and model. Returns
     label -> list of :class:`Run`, in seed order. ``extra`` maps (label, seed) to arguments that
     override that one run's (e.g. a longer run for the first seed)."""
-    seeds = list(seeds)
-    out = {label: [] for label in arms}
-    jobs = [(s, label) for s in seeds for label in arms]
-    for s, label in progress_bar(jobs, desc="runs", unit="run", disable=not progress, mininterval=5):
+    def one(label, s):
         kw = dict(dataset=cfg.dataset, model=cfg.model, n_train=cfg.n_train, n_test=cfg.n_test,
                   batch_size=cfg.batch_size, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                   channels_last=cfg.channels_last, device=cfg.device, root=cfg.root,
                   epochs=epochs, eval_at=eval_at, seed=s)
         kw.update(arms[label])
         kw.update((extra or {}).get((label, s), {}))
-        out[label].append(train_eval(**kw))
-    return out
+        return train_eval(**kw)
+
+    return sweep(one, arms, seeds, progress=progress)
 
 
 def acc_at(runs, epoch: int) -> np.ndarray:

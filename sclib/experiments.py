@@ -1,44 +1,32 @@
-"""Multi-run experiments that chapters share: seeds × methods, with one progress bar; and their
-time-to-target bookkeeping, labelled by the verdict engine (:func:`speed`, :func:`tta_rows`)."""
+"""Multi-run experiments that chapters share: :func:`sweep` (seeds × arms under one progress bar:
+every chapter's multi-run loop), and their time-to-target bookkeeping, labelled by the verdict
+engine (:func:`speed`, :func:`tta_rows`)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from . import lr_finder, models, report, train
+from . import report, train
 from .errors import ConfigError
 from .progress import bar as progress_bar
 
 
-def range_test(cfg, seed: int = 0, **kw):
-    """The LR range test for ``cfg``'s dataset and model (a fresh seeded model)."""
-    tr, _ = train.load_batches(cfg.dataset, batch_size=cfg.batch_size, n_train=cfg.n_train,
-                               n_test=cfg.n_test, seed=seed, device=cfg.device, root=cfg.root)
-    train.seed_everything(seed)
-    net = models.create(cfg.model, num_classes=int(tr.y.max()) + 1, in_channels=tr.x.shape[1]).to(tr.x.device)
-    return lr_finder.range_test(net, tr, start_lr=cfg.range_start_lr, end_lr=cfg.range_end_lr,
-                                num_iter=cfg.range_iters, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay, **kw)
+def sweep(fn, arms, seeds, *, desc: str = "runs", unit: str = "run", progress: bool = True) -> dict:
+    """``fn(arm, seed)`` for every seed × arm, under one progress bar on the terminal.
 
-
-def compare(cfg, methods: dict, seeds=None, epochs=None, progress: bool = True) -> dict:
-    """Train every method (label -> dict of ``train.run`` overrides) for every seed.
-
-    Returns label -> list of Histories, in seed order.
-    """
-    seeds = list(range(cfg.seeds)) if seeds is None else list(seeds)
-    out = {label: [] for label in methods}
-    jobs = [(label, s) for s in seeds for label in methods]
-    for label, s in progress_bar(jobs, desc="runs", unit="run", disable=not progress, mininterval=5):
-        kw = dict(dataset=cfg.dataset, model=cfg.model, epochs=epochs or cfg.epochs,
-                  batch_size=cfg.batch_size, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                  n_train=cfg.n_train, n_test=cfg.n_test, device=cfg.device, root=cfg.root,
-                  seed=s, progress=False)
-        kw.update(methods[label])
-        out[label].append(train.run(**kw))
+    ``arms``: the arms' labels (any hashable; a dict's keys). Runs go seed by seed (every arm of
+    seed 0, then of seed 1, ...), so a sweep cut short holds whole seeds and a resumed one finds
+    them in the run store. Returns label -> [``fn(label, s)`` for s in ``seeds``], in seed order:
+    arms with the same seed are paired."""
+    seeds, labels = list(seeds), list(arms)
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"arm labels must be distinct, got {labels}")
+    out = {label: [] for label in labels}
+    jobs = [(label, s) for s in seeds for label in labels]
+    for label, s in progress_bar(jobs, desc=desc, unit=unit, disable=not progress, mininterval=5):
+        out[label].append(fn(label, s))
     return out
-
 
 
 def data_epochs(h: train.History) -> np.ndarray:

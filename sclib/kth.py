@@ -48,7 +48,7 @@ import torch
 
 from . import data, lr_finder, models, papers, schedules, train
 from .errors import ConfigError, check_choice, check_number
-from .progress import bar as progress_bar
+from .experiments import sweep
 
 MOMENTA = (0.85, 0.9, 0.95, 0.99)
 WD_COARSE = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
@@ -382,24 +382,21 @@ def train_runs(network: str, dataset: str, runs: dict, *, seeds: int, epochs: in
     initial weights and data order (paired by seed); :func:`sclib.train.run` with the evaluation
     in batches of :data:`TEST_BATCH`."""
     check_number("seeds", seeds, lo=1, integer=True)
-    out = {label: [] for label in runs}
-    bar = progress_bar(total=seeds * len(runs), desc=desc or f"{network}/{dataset}", unit="run",
-                       disable=not progress)
-    try:
-        for s in range(seeds):
-            tr, te = train.load_batches(dataset, batch_size=batch_size, n_train=n_train, n_test=n_test,
-                                        seed=s, device=device, root=root, test_batch_size=TEST_BATCH)
-            classes = int(tr.y.max()) + 1
-            cfg = dict(dataset=dataset, model=network, seed=s, n_test=te.num_examples, augment=True)
-            for label, kw in runs.items():
-                train.seed_everything(s)
-                net = models.create(network, num_classes=classes, in_channels=tr.x.shape[1])
-                out[label].append(train.fit(net, tr, te, epochs=epochs, channels_last=channels_last,
-                                            progress=False, config=cfg, **kw))
-                bar.update()
-    finally:
-        bar.close()
-    return out
+    loaded = {}  # one seed's batches at a time: every label of a seed trains on them
+
+    def one(label, s):
+        if s not in loaded:
+            loaded.clear()
+            loaded[s] = train.load_batches(dataset, batch_size=batch_size, n_train=n_train, n_test=n_test,
+                                           seed=s, device=device, root=root, test_batch_size=TEST_BATCH)
+        tr, te = loaded[s]
+        cfg = dict(dataset=dataset, model=network, seed=s, n_test=te.num_examples, augment=True)
+        train.seed_everything(s)
+        net = models.create(network, num_classes=int(tr.y.max()) + 1, in_channels=tr.x.shape[1])
+        return train.fit(net, tr, te, epochs=epochs, channels_last=channels_last, progress=False, config=cfg,
+                         **runs[label])
+
+    return sweep(one, runs, range(seeds), desc=desc or f"{network}/{dataset}", progress=progress)
 
 
 def throughput(network: str, dataset: str, *, batch_size: int, steps: int = 3, device=None, root=None,

@@ -7,6 +7,9 @@ whether they bracket their optimum, and Smith et al.'s batch-growing schedules (
   more than training the large batch, and one pass over all of them is less noisy than per-epoch
   passes over a few thousand. Arms that need a curve (``curve``) also score a fixed,
   class-balanced subset of :data:`CURVE_N` test images after every epoch.
+- :func:`tune_lr`: the small batch's LR η, tuned as Goyal et al. tuned theirs before scaling it:
+  a grid of multipliers around a reference, one tuning seed, scored on training images held out
+  of the subset (never the test set), with the study's tie rule.
 - :func:`bracket`: the best LR of a grid by mean accuracy, and whether it has a grid point on
   each side (the optimum is bracketed) or sits at an edge.
 - :func:`fig5_schedules`: decay the LR by f at each milestone; grow the batch by f instead; the
@@ -26,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import data as D
-from . import models, report, schedules, train
+from . import lr_rules, models, report, schedules, train
 from .errors import ConfigError, check_number
-from .progress import bar as progress_bar
+from .experiments import sweep
 
 #: Test images scored after every epoch by an arm that draws a curve (a fixed class-balanced subset).
 CURVE_N = 2000
@@ -51,19 +54,26 @@ class Arm:
         return self.history.updates
 
 
-def train_arm(cfg, seed: int = 0, *, epochs: int | None = None, curve: bool = False, **arm) -> Arm:
+def train_arm(cfg, seed: int = 0, *, epochs: int | None = None, curve: bool = False, holdout: int = 0,
+              **arm) -> Arm:
     """Train ``cfg.model`` on ``cfg``'s subset with the arm's overrides (:data:`ARM_KEYS`) and
     score it on all ``cfg.n_test`` test images. Seed ``s`` fixes the initial weights and the data
     order, so arms with the same seed are paired. ``curve``: also score :data:`CURVE_N` test
-    images after every epoch (``history.test_acc``). A diverged run scores nan."""
+    images after every epoch (``history.test_acc``). ``holdout`` > 0: score ``holdout`` training
+    images held out of the subset instead of the test set (for tuning). A diverged run scores nan."""
     unknown = set(arm) - set(ARM_KEYS)
     if unknown:
         raise ConfigError(f"unknown arm setting(s) {sorted(unknown)}; allowed: {', '.join(ARM_KEYS)}")
     kw = dict(lr=cfg.lr, batch_size=cfg.batch_size, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
               schedule="constant", batch_schedule=None)
     kw.update(arm)
-    tr, te = train.load_batches(cfg.dataset, batch_size=kw.pop("batch_size"), n_train=cfg.n_train,
-                                n_test=cfg.n_test, seed=seed, device=cfg.device, root=cfg.root)
+    if holdout:  # the same training batches as below; the scored images come from the training split
+        check_number("holdout", holdout, lo=1, integer=True)
+        tr, te = lr_rules.batches(cfg.dataset, batch_size=kw.pop("batch_size"), n_train=cfg.n_train,
+                                  n_eval=holdout, eval="holdout", seed=seed, device=cfg.device, root=cfg.root)
+    else:
+        tr, te = train.load_batches(cfg.dataset, batch_size=kw.pop("batch_size"), n_train=cfg.n_train,
+                                    n_test=cfg.n_test, seed=seed, device=cfg.device, root=cfg.root)
     watch, n_curve = None, 0
     if curve:
         xc, yc = D.subset(te.images, te.labels, min(CURVE_N, te.num_examples), seed=0)
@@ -86,13 +96,32 @@ def compare(cfg, methods: dict, seeds, *, epochs: int | None = None, curve=(), c
     """Every arm (label -> overrides) for every seed: label -> list of :class:`Arm` in seed
     order. Labels in ``curve`` score the curve subset after every epoch (only for the seeds in
     ``curve_seeds``, when given)."""
-    seeds = list(seeds)
-    out = {label: [] for label in methods}
-    jobs = [(label, s) for s in seeds for label in methods]
-    for label, s in progress_bar(jobs, desc="runs", unit="run", disable=not progress, mininterval=5):
+    def one(label, s):
         watch = label in curve and (curve_seeds is None or s in curve_seeds)
-        out[label].append(train_arm(cfg, s, epochs=epochs, curve=watch, **methods[label]))
-    return out
+        return train_arm(cfg, s, epochs=epochs, curve=watch, **methods[label])
+
+    return sweep(one, methods, seeds, progress=progress)
+
+
+def tune_lr(cfg, arm: dict, *, holdout: int, seed: int = lr_rules.TUNE_SEED,
+            multipliers=lr_rules.MULTIPLIERS, tol: float = lr_rules.TOL, extend: int = 1) -> dict:
+    """The arm's LR (its ``lr``: the reference) times the multiplier that scores best on
+    ``holdout`` held-out training images, trained with the tuning ``seed`` (not a compared one).
+    The study's tuning rule (:func:`sclib.pipeline_study.tune_grid`): ×1 is kept unless another
+    multiplier is more than ``tol`` better; a winner at an edge of the grid extends it once.
+    Returns ``lr`` (tuned), ``reference``, ``multiplier``, ``at_edge``, ``scores`` (multiplier ->
+    held-out accuracy, 0 for a diverged run) and ``runs`` (multiplier -> :class:`Arm`)."""
+    from .pipeline_study import tune_grid  # the tuning rule of the one-cycle chapters
+
+    ref = float(arm["lr"])
+    runs = {}
+
+    def score(m):
+        runs[m] = train_arm(cfg, seed, holdout=holdout, **dict(arm, lr=ref * m))
+        return 0.0 if math.isnan(runs[m].test_acc) else runs[m].test_acc
+
+    scores, m, edge = tune_grid(score, multipliers=multipliers, tol=tol, extend=extend)
+    return dict(lr=ref * m, reference=ref, multiplier=m, at_edge=edge, scores=scores, runs=runs)
 
 
 def accuracy(arms) -> np.ndarray:

@@ -38,7 +38,7 @@ import torch
 from . import data as D
 from . import lr_finder, models, schedules, train
 from .errors import ConfigError, check_choice, check_number
-from .progress import bar as progress_bar
+from .experiments import sweep
 
 RULES = lr_finder.RULES + ("min_over_3", "causal_min10")
 #: How each rule is named in tables and figures.
@@ -264,8 +264,7 @@ def validate_rules(pairs, seeds, *, epochs: int, batch_size: int, n_train, n_eva
         st.lr[r] = np.zeros((len(pairs), len(seeds)))
         st.diverged[r] = 0
         st.runs[r] = {}
-    jobs = [(i, s) for i in range(len(pairs)) for s in seeds]
-    for i, s in progress_bar(jobs, desc="rules", unit="range test", disable=not progress):
+    def one(i, s):
         ds, net = pairs[i]
         common = dict(batch_size=batch_size, n_train=n_train, device=device, root=roots.get(ds))
         rt = range_test(ds, net, seed=s, num_iter=num_iter, start_lr=start_lr, end_lr=end_lr,
@@ -281,4 +280,10 @@ def validate_rules(pairs, seeds, *, epochs: int, batch_size: int, n_train, n_eva
             st.lr[r][i, j] = lr0
             st.diverged[r] += int(h.diverged)
             st.runs[r][(i, s)] = h
+
+    sweep(one, range(len(pairs)), seeds, desc="rules", unit="range test", progress=progress)
+    order = [(i, s) for i in range(len(pairs)) for s in seeds]  # keyed pair by pair, as the tables read them
+    st.range_tests = {k: st.range_tests[k] for k in order}
+    for r in rules:
+        st.runs[r] = {k: st.runs[r][k] for k in order}
     return st

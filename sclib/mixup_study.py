@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from . import data as D
 from . import metrics, models, papers, train
 from .errors import ConfigError
-from .progress import bar as progress_bar
+from .experiments import sweep
 
 #: CIFAR ResNet depths of the trainability runs (those up to the profile's ``max_depth`` run).
 DEPTHS = (8, 20, 56, 110)
@@ -165,22 +165,13 @@ def _common(cfg, **over) -> dict:
     return kw
 
 
-def _run_jobs(jobs, desc: str, progress: bool) -> list:
-    return [train_measured(**kw) for kw in progress_bar(jobs, desc=desc, unit="run", disable=not progress,
-                                                        mininterval=5)]
-
-
 def budgets(cfg, progress: bool = True) -> dict:
     """{"short": {α: [Run per seed]}, "long": {...}} for α = 0 (ERM) and ``cfg.mixup_alpha``:
     ``cfg.epochs`` and ``cfg.long_epochs`` epochs, each its own cosine schedule, seeds 0..seeds-1."""
     alphas = (0.0, float(cfg.mixup_alpha))
-    out = {}
-    for name, epochs in (("short", cfg.epochs), ("long", cfg.long_epochs)):
-        keys = [(a, s) for s in range(cfg.seeds) for a in alphas]
-        runs = _run_jobs([_common(cfg, epochs=epochs, seed=s, mixup_alpha=a) for a, s in keys],
-                         f"mixup, {epochs} epochs", progress)
-        out[name] = {a: [r for (a2, _), r in zip(keys, runs) if a2 == a] for a in alphas}
-    return out
+    return {name: sweep(lambda a, s, epochs=epochs: train_measured(**_common(cfg, epochs=epochs, seed=s, mixup_alpha=a)),
+                        alphas, range(cfg.seeds), desc=f"mixup, {epochs} epochs", progress=progress)
+            for name, epochs in (("short", cfg.epochs), ("long", cfg.long_epochs))}
 
 
 def _check_paired(cfg, name: str) -> None:
@@ -194,9 +185,8 @@ def alpha_sweep(cfg, progress: bool = True) -> dict:
     """α -> [Run per seed] at the long budget for every α of ``cfg.alphas`` (seeds
     0..sweep_seeds-1: paired with the first seeds of :func:`budgets`)."""
     _check_paired(cfg, "sweep_seeds")
-    keys = [(float(a), s) for s in range(cfg.sweep_seeds) for a in cfg.alphas]
-    runs = _run_jobs([_common(cfg, seed=s, mixup_alpha=a) for a, s in keys], "α sweep", progress)
-    return {float(a): [r for (a2, _), r in zip(keys, runs) if a2 == float(a)] for a in cfg.alphas}
+    return sweep(lambda a, s: train_measured(**_common(cfg, seed=s, mixup_alpha=a)), [float(a) for a in cfg.alphas],
+                 range(cfg.sweep_seeds), desc="α sweep", progress=progress)
 
 
 def zeroinit_arms(cfg, progress: bool = True) -> dict:
@@ -205,10 +195,8 @@ def zeroinit_arms(cfg, progress: bool = True) -> dict:
     Fixup's initialization (mixup α = ``cfg.mixup_alpha``)."""
     _check_paired(cfg, "res_seeds")
     arms = {"Fixup": 0.0, "Fixup + mixup": float(cfg.mixup_alpha)}
-    keys = [(label, s) for s in range(cfg.res_seeds) for label in arms]
-    runs = _run_jobs([_common(cfg, seed=s, mixup_alpha=arms[label], model_kwargs=dict(FIXUP))
-                      for label, s in keys], "Fixup runs", progress)
-    return {label: [r for (l2, _), r in zip(keys, runs) if l2 == label] for label in arms}
+    return sweep(lambda label, s: train_measured(**_common(cfg, seed=s, mixup_alpha=arms[label], model_kwargs=dict(FIXUP))),
+                 arms, range(cfg.res_seeds), desc="Fixup runs", progress=progress)
 
 
 def depths(max_depth: int) -> list:
@@ -220,16 +208,11 @@ def trainability(cfg, progress: bool = True) -> dict:
     """(depth, variant) -> [Run per seed]: ONE epoch of ``cfg.depth_n_train`` images at the
     BatchNorm learning rate ``cfg.lr``, constant (the seed's Figure 3: test accuracy after the
     first epoch against depth), seeds 0..depth_seeds-1. The step losses are in ``history.loss``."""
-    keys = [(d, v, s) for s in range(cfg.depth_seeds) for d in depths(cfg.max_depth) for v in VARIANTS]
-    jobs = [_common(cfg, model=f"resnet{d}", epochs=1, n_train=cfg.depth_n_train, n_test=cfg.res_n_test,
-                    batch_size=cfg.depth_batch_size, schedule="constant", seed=s,
-                    model_kwargs=dict(VARIANTS[v]) or None, stop_on_nan=v == EXPLODES)
-            for d, v, s in keys]
-    runs = _run_jobs(jobs, "depth runs", progress)
-    out = {}
-    for (d, v, _), r in zip(keys, runs):
-        out.setdefault((d, v), []).append(r)
-    return out
+    return sweep(lambda dv, s: train_measured(**_common(
+        cfg, model=f"resnet{dv[0]}", epochs=1, n_train=cfg.depth_n_train, n_test=cfg.res_n_test,
+        batch_size=cfg.depth_batch_size, schedule="constant", seed=s, model_kwargs=dict(VARIANTS[dv[1]]) or None,
+        stop_on_nan=dv[1] == EXPLODES)), [(d, v) for d in depths(cfg.max_depth) for v in VARIANTS],
+        range(cfg.depth_seeds), desc="depth runs", progress=progress)
 
 
 # ------------------------------------------------------------------ the papers' effects

@@ -190,21 +190,23 @@ CHAPTERS = {
                  channels_last=False),
     ),
     "large_batch": profile(
-        cpu=dict(dataset="fashion_mnist", model="simple", n_train=2560, n_test=None, epochs=15,
-                 batch_size=32, scale_k=8, lr=0.0125, momentum=0.9, weight_decay=5e-4, warmup_epochs=1,
-                 seeds=5, rule_seeds=3, smith_factor=5, smith_seeds=3, workers=2, tp_batch=64, tp_n=1024,
+        # lr: the reference (Goyal et al.'s 0.1 per 256, scaled to batch_size) around which the
+        # small batch's LR is tuned on n_holdout held-out training images
+        cpu=dict(dataset="fashion_mnist", model="simple", n_train=4000, n_test=None, n_holdout=2000, epochs=15,
+                 batch_size=16, scale_k=8, lr=0.00625, momentum=0.9, weight_decay=5e-4, warmup_epochs=1,
+                 seeds=5, rule_seeds=5, smith_factor=5, smith_seeds=3, workers=2, tp_batch=64, tp_n=1024,
                  channels_last=True, root=None, device=None),
-        smoke=dict(dataset="digits", n_train=480, epochs=3, batch_size=16, scale_k=4, lr=0.05, seeds=3,
-                   tp_batch=32, tp_n=256, channels_last=False),
-        gpu=dict(dataset="cifar10", model="resnet20", n_train=None, epochs=30, batch_size=128, scale_k=16,
-                 lr=0.05, warmup_epochs=2, workers=1, tp_batch=256, tp_n=10000),
+        smoke=dict(dataset="digits", n_train=480, n_holdout=200, epochs=3, scale_k=4, lr=0.05,
+                   seeds=3, rule_seeds=3, tp_batch=32, tp_n=256, channels_last=False),
+        gpu=dict(dataset="cifar10", model="resnet20", n_train=45000, n_holdout=5000, epochs=30, batch_size=128,
+                 scale_k=16, lr=0.05, warmup_epochs=2, workers=1, tp_batch=256, tp_n=10000),
     ),
     "lr_onecycle": profile(
         # Part 1 (the rules): tune_pairs, tune_n_train (+ tune_n_test held-out training images),
         # suggestion_epochs, rule_seeds. Part 2 (the schedules): dataset, model, n_train, n_test,
-        # epochs (N; one-cycle also at N/2 and N/4), seeds; the piecewise baseline also at
-        # big_epochs for big_seeds seeds (plateau check). range_iters: every range test.
-        cpu=dict(dataset="fashion_mnist", model="simple", n_train=10000, n_test=5000, epochs=4,
+        # epochs (N; one-cycle also at N/2 and N/4), seeds; both baselines (piecewise constant and
+        # constant) also at big_epochs for big_seeds seeds (plateau check). range_iters: every range test.
+        cpu=dict(dataset="fashion_mnist", model="simple", n_train=20000, n_test=5000, epochs=4,
                  batch_size=128, seeds=5, momentum=0.9, weight_decay=5e-4, range_iters=100,
                  range_start_lr=1e-5, range_end_lr=10.0, suggestion_epochs=2,
                  tune_pairs=[["fashion_mnist", "simple"], ["cifar10", "simple"], ["fashion_mnist", "resnet8"]],

@@ -6,6 +6,8 @@
   from the fixed vocabulary :data:`LABELS`.
 - Summary rows in one vocabulary for every chapter: :func:`row`, :func:`exact`, :func:`not_run`,
   :func:`table` (columns :data:`ROW_COLUMNS`), :func:`label_of`, :func:`counts`.
+- The plateau rule every chapter gates its end-of-training rows on: :data:`PLATEAU_POINTS`,
+  :func:`at_plateau`, :func:`plateau_text`, :func:`gated`.
 - :func:`mean_std` for display; :func:`publish`, :func:`read_rows` and :func:`count_table` carry
   a chapter's rows to the summary page.
 """
@@ -294,6 +296,40 @@ def exact(claim: str, source: str, paper, ours, *, scale: str, holds: bool = Tru
 def not_run(claim: str, source: str, paper, *, scale: str, reason: str) -> dict:
     return {"claim": claim, "source": source, "paper": paper, "ours": "—", "95% CI": "—",
             "seeds": "—", "scale": scale, "verdict": f"{NOT_RUN} ({reason})"}
+
+
+# ---------------------------------------------------------------- the plateau rule
+#: A run is near its plateau when the same recipe with twice its budget (epochs, or updates)
+#: raises its accuracy by at most this many points. A row that compares accuracies at the end of
+#: training is decided only when every run it rests on passes (:func:`gated`): a gap between runs
+#: that more training would still close or open is not yet the paper's claim.
+PLATEAU_POINTS = 2.0
+
+
+def at_plateau(gain) -> bool:
+    """Whether a run that twice the budget raises by ``gain`` points (nan: it diverged) is near
+    its plateau (:data:`PLATEAU_POINTS`)."""
+    return bool(float(gain) <= PLATEAU_POINTS)  # nan compares False: a diverged run is not
+
+
+def plateau_text(gain, what: str = "the run") -> str:
+    """One clause for a page's prose: ``what`` and whether it is near its plateau, with the gain."""
+    ok = at_plateau(gain)
+    return (f"twice the budget changes {what} by {float(gain):+.2f} points, "
+            + (f"within the {PLATEAU_POINTS:g} points the study allows: near its plateau" if ok else
+               f"more than the {PLATEAU_POINTS:g} points the study allows: short of its plateau"))
+
+
+def gated(gains: dict, make, claim: str, source: str, paper, *, scale: str, why: str = "") -> dict:
+    """``make()`` (a row) when every run in ``gains`` (name -> points that twice its budget adds)
+    is near its plateau (:func:`at_plateau`); otherwise a not-run row naming the runs that are
+    short of it, their gains and ``why`` (what that means for this claim)."""
+    short = {k: g for k, g in gains.items() if not at_plateau(g)}
+    if not short:
+        return make()
+    parts = "; ".join(f"{k}: twice the budget adds {float(g):+.2f} points" for k, g in short.items())
+    reason = f"short of its plateau at this scale ({parts}; the study allows {PLATEAU_POINTS:g})"
+    return not_run(claim, source, paper, scale=scale, reason=reason + (f"; {why}" if why else ""))
 
 
 def label_of(text) -> str:

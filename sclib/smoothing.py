@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from . import metrics, train
-from .progress import bar as progress_bar
+from .experiments import sweep
 from .errors import ConfigError, check_number
 
 #: Real-data smoothing strengths of the issue (0 is the plain-CE baseline).
@@ -317,9 +317,7 @@ def real_data(cfg, epsilons=EPSILONS, progress: bool = True) -> dict:
     as Bag of Tricks pairs smoothing with cosine decay). Returns ε -> list of :class:`Trained`."""
     for e in epsilons:
         _check_eps(e, "label_smoothing")
-    out = {e: [] for e in epsilons}
-    jobs = [(e, s) for s in range(cfg.seeds) for e in epsilons]
-    for e, s in progress_bar(jobs, desc="runs", unit="run", disable=not progress, mininterval=5):
+    def one(e, s):
         h, net, test = train.run(dataset=cfg.dataset, model=cfg.model, epochs=cfg.epochs,
                                  batch_size=cfg.batch_size, lr=cfg.lr, schedule="cosine",
                                  momentum=cfg.momentum, weight_decay=cfg.weight_decay,
@@ -327,8 +325,9 @@ def real_data(cfg, epsilons=EPSILONS, progress: bool = True) -> dict:
                                  device=cfg.device, root=cfg.root, seed=s, progress=False,
                                  return_model=True, channels_last=cfg.channels_last)
         m = measure(net, test, n_bins=cfg.ece_bins)
-        out[e].append(Trained(eps=e, seed=s, test_acc=m["acc"], train_loss=h.train_loss[-1],
-                              test_nll=m["nll"], ece=m["ece"], mean_conf=float(m["conf"].mean()),
-                              logit_norm=m["logit_norm"], conf=m["conf"], gaps=m["gaps"],
-                              num_classes=m["num_classes"], history=h))
-    return out
+        return Trained(eps=e, seed=s, test_acc=m["acc"], train_loss=h.train_loss[-1],
+                       test_nll=m["nll"], ece=m["ece"], mean_conf=float(m["conf"].mean()),
+                       logit_norm=m["logit_norm"], conf=m["conf"], gaps=m["gaps"],
+                       num_classes=m["num_classes"], history=h)
+
+    return sweep(one, epsilons, range(cfg.seeds), progress=progress)

@@ -501,11 +501,9 @@ def schedule_sweep(model: str, train, val, *, runs: dict, seeds, num_classes: in
     import copy
 
     from . import models
-    from .progress import bar
+    from .experiments import sweep
 
-    out = {label: [] for label in runs}
-    jobs = [(s, label) for s in seeds for label in runs]
-    for s, label in bar(jobs, desc=desc, unit="run"):
+    def one(label, s):
         spec, epochs = runs[label]
         tb = copy.copy(train)
         tb.seed = s  # this seed's data order (Batches shuffles with seed + epoch)
@@ -513,10 +511,11 @@ def schedule_sweep(model: str, train, val, *, runs: dict, seeds, num_classes: in
         net = models.create(model, num_classes, int(train.x.shape[1]))
         logits = []
         _, maps = fit_map_at_k(net, tb, val, epochs=epochs, schedule=spec, scores_out=logits, **fit_kwargs)
-        out[label].append(maps)
         if scores_out is not None:
             scores_out.setdefault(label, []).append(logits[-1] if logits else None)
-    return out
+        return maps
+
+    return sweep(one, runs, seeds, desc=desc)
 
 
 # ---------------------------------------------------------------- submission

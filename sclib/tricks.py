@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from . import metrics, optim, papers, report, train
-from .progress import bar as progress_bar
+from .experiments import sweep
 
 #: mixup strengths of the issue (0 = plain ERM, the baseline).
 ALPHAS = (0.0, 0.2, 0.4, 1.0)
@@ -92,22 +92,16 @@ def _common(cfg, **over) -> dict:
 # ------------------------------------------------------------------ chapter mixup_fixup, part A
 def mixup_sweep(cfg, alphas=ALPHAS, progress: bool = True) -> dict:
     """α -> [Trained per seed]: the same network, cosine LR decay, mixup with each α."""
-    out = {a: [] for a in alphas}
-    jobs = [(a, s) for s in range(cfg.seeds) for a in alphas]
-    for a, s in progress_bar(jobs, desc="mixup runs", unit="run", disable=not progress, mininterval=5):
-        out[a].append(run_measured(cfg.ece_bins, **_common(cfg, seed=s, schedule="cosine", mixup_alpha=a)))
-    return out
+    return sweep(lambda a, s: run_measured(cfg.ece_bins, **_common(cfg, seed=s, schedule="cosine", mixup_alpha=a)),
+                 alphas, range(cfg.seeds), desc="mixup runs", progress=progress)
 
 
 def mixup_long(cfg, alphas, progress: bool = True) -> dict:
     """α -> [Trained per seed] trained for ``cfg.long_epochs`` (the "mixup needs longer" check);
     the same seeds as :func:`mixup_sweep`, so each seed's gain at both budgets can be paired."""
-    out = {a: [] for a in alphas}
-    jobs = [(a, s) for s in range(cfg.seeds) for a in alphas]
-    for a, s in progress_bar(jobs, desc="long runs", unit="run", disable=not progress, mininterval=5):
-        out[a].append(run_measured(cfg.ece_bins, **_common(cfg, seed=s, epochs=cfg.long_epochs,
-                                                          schedule="cosine", mixup_alpha=a)))
-    return out
+    return sweep(lambda a, s: run_measured(cfg.ece_bins, **_common(cfg, seed=s, epochs=cfg.long_epochs,
+                                                                   schedule="cosine", mixup_alpha=a)),
+                 alphas, range(cfg.seeds), desc="long runs", progress=progress)
 
 
 # ------------------------------------------------------------------ chapter mixup_fixup, part B
@@ -124,14 +118,12 @@ def trainability(cfg, depths, variants=None, progress: bool = True) -> dict:
     constant LR (the seed's Figure 3: test accuracy after the first epoch against depth).
     The per-step training loss is in ``history.loss``."""
     variants = variants or INIT_VARIANTS
-    out = {}
-    jobs = [(d, label) for d in depths for label in variants]
-    for d, label in progress_bar(jobs, desc="depth runs", unit="run", disable=not progress, mininterval=5):
-        out[(d, label)] = run_measured(cfg.ece_bins, **_res(
-            cfg, model=f"resnet{d}", epochs=1, n_train=cfg.depth_n_train,
-            batch_size=cfg.depth_batch_size, schedule="constant", seed=0,
-            model_kwargs=variants[label] or None))
-    return out
+    runs = sweep(lambda dl, s: run_measured(cfg.ece_bins, **_res(
+        cfg, model=f"resnet{dl[0]}", epochs=1, n_train=cfg.depth_n_train,
+        batch_size=cfg.depth_batch_size, schedule="constant", seed=s,
+        model_kwargs=variants[dl[1]] or None)), [(d, label) for d in depths for label in variants], [0],
+        desc="depth runs", progress=progress)
+    return {key: r[0] for key, r in runs.items()}
 
 
 #: The rows of the ZeroInit table (label, models.create options, mixup on?).
@@ -149,14 +141,11 @@ ZEROINIT_ROWS = (
 
 def zeroinit_table(cfg, rows=ZEROINIT_ROWS, progress: bool = True) -> dict:
     """label -> [Trained per seed] for the ZeroInit table's rows, cosine LR decay."""
-    out = {label: [] for label, _, _ in rows}
-    jobs = [(r, s) for s in range(cfg.res_seeds) for r in rows]
-    for (label, kw, mix), s in progress_bar(jobs, desc="ZeroInit table", unit="run", disable=not progress,
-                                    mininterval=5):
-        out[label].append(run_measured(cfg.ece_bins, **_res(
-            cfg, seed=s, schedule="cosine", model_kwargs=kw or None,
-            mixup_alpha=cfg.res_mixup_alpha if mix else 0.0)))
-    return out
+    spec = {label: (kw, mix) for label, kw, mix in rows}
+    return sweep(lambda label, s: run_measured(cfg.ece_bins, **_res(
+        cfg, seed=s, schedule="cosine", model_kwargs=spec[label][0] or None,
+        mixup_alpha=cfg.res_mixup_alpha if spec[label][1] else 0.0)), spec, range(cfg.res_seeds),
+        desc="ZeroInit table", progress=progress)
 
 
 # ------------------------------------------------------------------ chapter bag_of_tricks
@@ -225,11 +214,9 @@ def ablation(cfg, teacher=None, progress: bool = True) -> dict:
     eff = dict(rows)[EFFICIENT_ROW]
     rows += [(f"ResNet-{v}", {**eff, "model_kwargs": {**(eff["model_kwargs"] or {}), "variant": v}})
              for v in TWEAKS]
-    out = {label: [] for label, _ in rows}
-    jobs = [(r, s) for s in range(cfg.seeds) for r in rows]
-    for (label, kw), s in progress_bar(jobs, desc="ablation runs", unit="run", disable=not progress, mininterval=5):
-        out[label].append(run_measured(15, **_bot(cfg, **kw, seed=s)))
-    return out
+    spec = dict(rows)
+    return sweep(lambda label, s: run_measured(15, **_bot(cfg, **spec[label], seed=s)), spec, range(cfg.seeds),
+                 desc="ablation runs", progress=progress)
 
 
 # ------------------------------------------------------------------ paper effects and display

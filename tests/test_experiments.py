@@ -54,3 +54,35 @@ def test_each_seed_aims_at_its_own_baselines_final_accuracy():
     sp = experiments.speed(ours, base)
     assert list(sp["baseline_epochs"]) == [3, 3, 3] and list(sp["ours_epochs"]) == [1, 1, 1]
     assert sp["target"] == pytest.approx(0.8) and sp["verdict"].diff == pytest.approx(3.0)
+
+
+# ---------------------------------------------------------------- the one sweep
+def test_sweep_runs_every_arm_for_every_seed_seed_by_seed_and_returns_them_in_seed_order():
+    calls = []
+
+    def fn(arm, seed):
+        calls.append((arm, seed))
+        return f"{arm}/{seed}"
+
+    out = experiments.sweep(fn, {"a": 1, "b": 2}, [3, 5], progress=False)
+    assert calls == [("a", 3), ("b", 3), ("a", 5), ("b", 5)]  # whole seeds first: a cut-short sweep is paired
+    assert out == {"a": ["a/3", "a/5"], "b": ["b/3", "b/5"]}
+    assert list(out) == ["a", "b"]
+    tuples = experiments.sweep(lambda arm, s: arm[0] * s, [(2, "x"), (3, "y")], range(2), progress=False)
+    assert tuples == {(2, "x"): [0, 2], (3, "y"): [0, 3]}
+
+
+def test_sweep_refuses_two_arms_with_one_label():
+    with pytest.raises(Exception, match="distinct"):
+        experiments.sweep(lambda a, s: 0, [0.1, 0.1], [0], progress=False)
+
+
+def test_no_hand_written_seed_by_arm_loop_is_left_in_sclib():
+    # every seeds × arms loop is experiments.sweep (issue: the run engine, item 2)
+    import pathlib
+    import re
+    root = pathlib.Path(experiments.__file__).parent
+    pattern = re.compile(r"for \w+ in range\([^)]*seeds\)|jobs = \[\(\w+, s\) for s in")
+    found = [(p.name, m.group(0)) for p in root.glob("*.py") if p.name != "experiments.py"
+             for m in pattern.finditer(p.read_text())]
+    assert not found, found

@@ -123,3 +123,24 @@ def test_updates_to_target_counts_updates_seed_by_seed():
     assert report.label_of(rows["fast"]["verdict"]) == report.REPRODUCED
     assert rows["never"]["updates_to_target"] == "never" and rows["never"]["seeds_reaching"] == "0/3"
     assert report.label_of(rows["never"]["verdict"]) == report.CONTRADICTED
+
+
+def test_tune_lr_scores_held_out_training_images_with_the_studys_tie_rule(monkeypatch):
+    from sclib import lr_rules
+    cfg = _cfg()
+    held = largebatch.train_arm(cfg, 100, holdout=200)
+    test = largebatch.train_arm(cfg, 100)
+    assert held.n_test == 200 and test.n_test != 200  # the held-out images, not the test set
+    assert held.history.loss == pytest.approx(test.history.loss)  # the same training run
+    # the tuning rule: x1 is kept unless another multiplier is more than TOL better; an edge winner extends once
+    fake = {1 / 3: 0.80, 1.0: 0.801, 3.0: 0.90, 9.0: 0.85}
+    def fake_arm(cfg, seed, holdout, **arm):
+        m = min(fake, key=lambda k: abs(k * 0.05 - arm["lr"]))  # the multiplier this LR was built from
+        return largebatch.Arm(train.History(), fake[m], 0.0, holdout)
+
+    monkeypatch.setattr(largebatch, "train_arm", fake_arm)
+    t = largebatch.tune_lr(cfg, dict(lr=0.05, batch_size=16), holdout=200)
+    assert t["reference"] == 0.05 and t["multiplier"] == 3.0 and t["lr"] == pytest.approx(0.15)
+    assert sorted(t["scores"]) == [1 / 3, 1.0, 3.0, 9.0] and not t["at_edge"]  # 9 was tried, 3 is interior
+    fake[3.0] = 0.801 + lr_rules.TOL / 2  # within the tolerance: the reference is kept
+    assert largebatch.tune_lr(cfg, dict(lr=0.05, batch_size=16), holdout=200)["multiplier"] == 1.0

@@ -354,3 +354,34 @@ def test_findings_list_decided_claims_and_count_the_rest():
     assert "1 claims are inconclusive (n < 3: 1)" in text and "1 rows are exact" in text
     assert report.headline(rows) == ("Of 2 claims tested at our scale: 1 reproduced, 0 contradicted, "
                                      "1 inconclusive (most often n < 3: 1); 1 further rows are exact checks.")
+
+
+# ---------------------------------------------------------------- the plateau rule
+def test_at_plateau_is_the_studys_two_point_rule_and_a_diverged_run_fails_it():
+    assert report.PLATEAU_POINTS == 2.0
+    assert report.at_plateau(0.0) and report.at_plateau(-3.0) and report.at_plateau(2.0)
+    assert not report.at_plateau(2.01)
+    assert not report.at_plateau(math.nan)  # a diverged run is not near any plateau
+
+
+def test_plateau_text_says_the_gain_and_which_side_of_the_rule():
+    ok, short = report.plateau_text(1.5, "the baseline"), report.plateau_text(3.25, "the baseline")
+    assert "+1.50 points" in ok and "near its plateau" in ok and "short" not in ok
+    assert "+3.25 points" in short and "short of its plateau" in short
+
+
+def test_gated_rows_are_decided_only_when_every_run_is_near_its_plateau():
+    made = []
+
+    def make():
+        made.append(1)
+        return report.row("c", "s", "p", report.verdict([1.0, 2, 3, 4, 5], [0.0, 0, 0, 0, 0], claim="greater"),
+                          scale="x")
+
+    ok = report.gated({"a": 0.5, "b": 2.0}, make, "c", "s", "p", scale="x")
+    assert report.label_of(ok["verdict"]) == REPRODUCED and made == [1]
+    short = report.gated({"a": 0.5, "b": 3.0, "c": math.nan}, make, "c", "s", "p", scale="x", why="later")
+    assert report.label_of(short["verdict"]) == NOT_RUN and made == [1]  # not even computed
+    assert "b: twice the budget adds +3.00 points" in short["verdict"] and "c:" in short["verdict"]
+    assert "a:" not in short["verdict"] and short["verdict"].endswith("; later)")
+    assert set(short) == set(report.ROW_COLUMNS)

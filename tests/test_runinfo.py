@@ -5,7 +5,7 @@ import shutil
 import nbformat
 import pytest
 
-from sclib import runner
+from sclib import profiles, runner
 
 
 @pytest.fixture
@@ -43,7 +43,8 @@ def test_note_has_data_profile_hardware_wall_time_and_command(tree):
     write(tree, "lr_onecycle", "# T")
     text = runner.run_info_text("lr_onecycle", "cpu", {"epochs": 3}, 90.0, "HW", "9.9", "WHEN")
     assert "**Profile:** `cpu`" in text
-    assert "`fashion_mnist`" in text and "10,000 training images" in text  # resolved parameters
+    n_train = profiles.resolve("lr_onecycle", "cpu").n_train
+    assert "`fashion_mnist`" in text and f"{n_train:,} training images" in text  # resolved parameters
     assert "HW; torch 9.9" in text and "1.5 min" in text and "WHEN" in text
     assert "`python -m sclib run lr_onecycle --profile cpu -p epochs 3`" in text
     assert "`python -m sclib run lr_onecycle --profile cpu -p epochs 6`" in text  # the example

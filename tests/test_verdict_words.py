@@ -62,3 +62,31 @@ def test_the_scan_sees_a_planted_verdict():
     assert verdict_literals('v = f"{x}: contradicted"')
     assert not verdict_literals('def f():\n    """Reproduced from the paper."""\n    return 1')
     assert not verdict_literals("# reproduced in a comment\nx = 1")
+
+
+# The plateau rule gates rows into "not run": it is part of the verdict, so it too lives in sclib.report
+# (report.PLATEAU_POINTS, at_plateau, gated). A chapter that compares a gain with its own number, or
+# declares its own plateau constant, has a second rule.
+OWN_PLATEAU = re.compile(r"(\w*gain\w*\b[^\n#]*?(<=|>=|<|>)\s*\d)|(PLATEAU\w*\s*=\s*[\d.]+)")
+STRING = re.compile(r'"[^"\n]*"|\'[^\'\n]*\'')  # a claim's text may say "gain > 0"
+
+
+def own_plateau_rules(source: str) -> list:
+    return [line.strip() for line in source.split("\n")
+            if OWN_PLATEAU.search(STRING.sub('""', line).split("#")[0])]
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.name)
+def test_no_notebook_has_its_own_plateau_rule(path):
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    found = [hit for c in cells for hit in own_plateau_rules("".join(c["source"]))]
+    assert not found, f"{path.name} decides the plateau itself (use sclib.report.at_plateau / gated): {found[:3]}"
+
+
+def test_the_plateau_scan_sees_a_planted_rule():
+    assert own_plateau_rules("starved = gain['large'] > 2")
+    assert own_plateau_rules("PLATEAU = 2.0  # points")
+    assert own_plateau_rules('x = "a" if lb_gain <= 2 else "b"')
+    assert not own_plateau_rules("ok = report.at_plateau(gain)\nPLATEAU = report.PLATEAU_POINTS")
+    assert not own_plateau_rules("# gain > 2 in a comment")
+    assert not own_plateau_rules('claim = "mixup helps (Fixup\'s gain − BatchNorm\'s > 0)"')
