@@ -174,6 +174,13 @@ def budgets(cfg, progress: bool = True) -> dict:
             for name, epochs in (("short", cfg.epochs), ("long", cfg.long_epochs))}
 
 
+def plateau_runs(cfg, progress: bool = True) -> list:
+    """ERM with twice the long budget (its cosine stretched over 2 × ``cfg.long_epochs``), seeds
+    0..seeds-1: the study's plateau check of the baseline every long-budget claim rests on."""
+    return sweep(lambda a, s: train_measured(**_common(cfg, epochs=2 * cfg.long_epochs, seed=s, mixup_alpha=a)),
+                 [0.0], range(cfg.seeds), desc=f"ERM, {2 * cfg.long_epochs} epochs", progress=progress)[0.0]
+
+
 def _check_paired(cfg, name: str) -> None:
     """The sweep and Fixup runs are paired with the first seeds of :func:`budgets`: they need them."""
     if getattr(cfg, name) > cfg.seeds:

@@ -86,3 +86,16 @@ def test_no_hand_written_seed_by_arm_loop_is_left_in_sclib():
     found = [(p.name, m.group(0)) for p in root.glob("*.py") if p.name != "experiments.py"
              for m in pattern.finditer(p.read_text())]
     assert not found, found
+
+
+def test_no_notebook_trains_seeds_in_a_comprehension():
+    # the notebooks' seeds × arms runs go through experiments.sweep too: no `[run(..., seed=s) for s in ...]`
+    import json
+    import pathlib
+    import re
+    pattern = re.compile(r"seed=s\b[^\n]*\bfor s in ")
+    found = []
+    for p in sorted((pathlib.Path(experiments.__file__).parents[1] / "notebooks").glob("*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "code")
+        found += [(p.name, m.group(0)) for m in pattern.finditer(code)]
+    assert not found, found

@@ -112,6 +112,11 @@ def test_the_experiments_are_paired_by_seed():
     assert list(zi) == ["Fixup", "Fixup + mixup"]
     assert zi["Fixup"][0].history.config["model_kwargs"] == ms.FIXUP
     assert zi["Fixup + mixup"][0].history.config["mixup_alpha"] == cfg.mixup_alpha
+    pl = ms.plateau_runs(cfg, progress=False)  # the plateau check: ERM's long recipe, twice the epochs
+    assert [r.history.config["seed"] for r in pl] == list(range(cfg.seeds))
+    assert len(pl[0].history.epoch) == 2 * cfg.long_epochs
+    same = lambda h: {k: v for k, v in h.config.items() if k != "epochs"}
+    assert same(pl[0].history) == same(b["long"][0.0][0].history)
 
 
 def test_trainability_runs_one_epoch_per_depth_and_variant():
