@@ -361,15 +361,19 @@ def _ci(d) -> str:
     return f"{d.mean():+.1f} [{d.mean() - half:+.1f}, {d.mean() + half:+.1f}]"
 
 
-def table3_frame(results: dict, paper: dict, epochs: int, verdicts: dict | None = None) -> pd.DataFrame:
+def table3_frame(results: dict, paper: dict, epochs: int, verdicts: dict | None = None,
+                 gains: dict | None = None) -> pd.DataFrame:
     """004's Table 3 layout with ours beside the paper's.
 
     ``paper`` maps (optimizer, policy, budget) with budget in {"N", "short"} to an accuracy (%)
     and (optimizer, "bounds") to a (lo, hi) tuple; missing entries print as '—'. ``verdicts``
     (from :func:`table3_verdicts`) fills the verdict column of the CLR rows; the fixed-LR rows
-    are the baselines and rows without a paper value have no claim to judge ('—')."""
+    are the baselines and rows without a paper value have no claim to judge ('—'). ``gains``
+    (optimizer -> points that twice N adds to its fixed-LR baseline, :func:`plateau`) withholds
+    the verdicts of an optimizer whose baseline is short of its plateau, as the summary rows do."""
     short = short_epochs(epochs)
     verdicts = verdicts or {}
+    climbing = {o for o, g in (gains or {}).items() if not report.at_plateau(g)}
     rows = []
     for opt, r in results.items():
         runs = r["runs"]
@@ -389,7 +393,7 @@ def table3_frame(results: dict, paper: dict, epochs: int, verdicts: dict | None 
             tri = acc_at(runs["triangular"], ep)
             p = paper.get((opt, "triangular", budget))
             dp = None if p is None or p_fixed is None else round(p - p_fixed, 1)
-            v = verdicts.get((opt, budget))
+            v = None if opt in climbing else verdicts.get((opt, budget))
             rows.append({
                 "LR type/bounds": (f"{b['base_lr']:.2g} - {b['max_lr']:.2g}" + (f" (paper {pb[0]} - {pb[1]})" if pb else ""))
                 if budget == "short" else "",
@@ -398,7 +402,8 @@ def table3_frame(results: dict, paper: dict, epochs: int, verdicts: dict | None 
                 "seeds": len(tri), "accuracy % (paper)": _fmt(p), "accuracy % (ours)": report.mean_std(tri),
                 "Δ vs fixed, points (paper)": "—" if dp is None else f"{dp:+.1f}",
                 "Δ vs fixed, points (ours, 95% CI)": _ci(100 * (tri - fixed)),
-                "verdict": v["verdict"].text if v else "— (no paper value)"})
+                "verdict": v["verdict"].text if v else ("— (baseline short of its plateau)" if opt in climbing
+                                                        else "— (no paper value)")})
     return pd.DataFrame(rows)
 
 

@@ -121,6 +121,11 @@ def test_table3_frame_layout_and_values():
     assert df["accuracy % (paper)"][2] == "—" and df["verdict"][2] == "— (no paper value)"
     assert df["verdict"][0] == "— (baseline)"
     assert list(df["seeds"]) == [2, 2, 2]
+    # a baseline short of its plateau: its CLR rows carry no verdict (the summary's rows are not run)
+    short = clr_study.table3_frame(res, PAPER, 14, v, gains={"nesterov": report.PLATEAU_POINTS + 0.5})
+    assert short["verdict"][1] == "— (baseline short of its plateau)"
+    near = clr_study.table3_frame(res, PAPER, 14, v, gains={"nesterov": report.PLATEAU_POINTS})
+    assert near["verdict"][1] == "inconclusive (n < 3)"
     c = clr_study.consistency(res, 14)
     assert c[("nesterov", "N")]["mean"] == pytest.approx(5.0) and c[("nesterov", "N")]["ahead"] == 2
     t = clr_study.tuning_frame(res, 14)
