@@ -248,14 +248,14 @@ CHAPTERS = {
                  tune_pair_augment=[True, True], tune_budget=2000),
     ),
     "resnet_superconvergence": profile(
-        cpu=dict(dataset="cifar10", model="resnet8", n_train=25000, n_test=5000, batch_size=128, epochs=4,
+        cpu=dict(dataset="cifar10", model="resnet8", n_train=25000, n_test=5000, batch_size=128, epochs=8,
                  budget_ratio=8, seeds=3, lr=0.1, oc_max_lr=None, momentum=0.9, weight_decay=1e-4,
                  wd_values=[1e-5, 1e-4, 1e-3], range_iters=150, range_end_lr=3.0, range_evals=10, root=None,
-                 device=None, channels_last=True, plateau_seeds=2),
+                 device=None, channels_last=True, plateau_seeds=1),
         smoke=dict(dataset="digits", model="resnet20", n_train=None, n_test=None, batch_size=64, epochs=1,
                    range_iters=40, range_evals=8, channels_last=False, plateau_seeds=3),
         gpu=dict(model="resnet56", n_train=None, n_test=None, epochs=26, seeds=1, oc_max_lr=3.0,
-                 range_iters=400, range_evals=20, plateau_seeds=1),
+                 range_iters=400, range_evals=20),
     ),
     "mixup_fixup": profile(
         cpu=dict(dataset="cifar10", model="resnet8", n_train=500, n_test=5000, epochs=30, long_epochs=90,
