@@ -60,8 +60,8 @@ def _parser():
                                        "(never retrains; refuses when the code differs)")
     y.add_argument("notebooks", nargs="*", help="default: every executed page")
     y.add_argument("--migrate", action="store_true",
-                   help="only rewrite old-style recorded source hashes (every cell) of fresh pages "
-                        "to the code-only hash; idempotent")
+                   help="only rewrite old-style recorded hashes of fresh pages (source: every cell; "
+                        "profile: the table's syntax) to the current rules; idempotent")
     from . import gpu
 
     gpu.add_parser(sub)
@@ -117,6 +117,8 @@ def main(argv=None) -> int:
             for n in names:
                 if runner.migrate_source_hash(n):
                     print(f"migrated the source hash of book/{n}.ipynb", flush=True)
+                if runner.migrate_profile_hash(n):
+                    print(f"migrated the profile hash of book/{n}.ipynb", flush=True)
                 if args.migrate:
                     continue
                 try:

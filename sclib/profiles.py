@@ -150,162 +150,239 @@ def _list(name, v, check_item):
         check_item(name, x)
 
 
-def profile(*, cpu: dict, smoke: dict, gpu: dict) -> dict:
+def _flatten(table: dict, where: str) -> tuple:
+    """A profile written with sections (``sgdr=dict(epochs=15, ...)``) as flat parameters
+    (``sgdr_epochs``: what papermill's ``-p`` and the notebook's parameters cell name), and the
+    sections' keys."""
+    flat, sections = {}, {}
+    for k, v in table.items():
+        if isinstance(v, dict):
+            sections[k] = tuple(v)
+    for k in (k for k, v in table.items() if not isinstance(v, dict)):
+        owner = [s for s in sections if k.startswith(s + "_")]
+        if owner:
+            raise ValueError(f"{where}: {k!r} is outside section {owner[0]!r}; write it in the section")
+    for k, v in table.items():
+        items = v.items() if isinstance(v, dict) else [(None, v)]
+        for kk, vv in items:
+            if isinstance(vv, dict):
+                raise ValueError(f"{where}: section {k!r} holds a section {kk!r}; one level only")
+            name = k if kk is None else f"{k}_{kk}"
+            if name in flat:
+                raise ValueError(f"{where}: parameter {name!r} is written twice")
+            flat[name] = vv
+    return flat, sections
+
+
+class Table(dict):
+    """A chapter's three profiles as flat parameters (``{"smoke": {...}, "cpu": ..., "gpu": ...}``),
+    with ``sections``: each per-experiment section's name and its keys."""
+    sections: dict = {}
+
+
+def profile(*, cpu: dict, smoke: dict, gpu: dict) -> Table:
     """A chapter's three profiles, each parameter written once: ``cpu`` (the book's scale) in
-    full, ``smoke`` and ``gpu`` as what differs from it."""
+    full, ``smoke`` and ``gpu`` as what differs from it. A dict-valued entry is a per-experiment
+    section (``sgdr=dict(dataset=..., epochs=...)``); smoke and gpu write in it only what they
+    change. Parameters are flat: ``sgdr=dict(epochs=15)`` is the parameter ``sgdr_epochs``, and a
+    resolved configuration reads it as ``cfg.sgdr_epochs`` or ``cfg.sgdr.epochs``."""
+    base, sections = _flatten(cpu, "cpu")
+    in_section = {f"{s}_{k}" for s, keys in sections.items() for k in keys}
+    flat = {"cpu": base}
     for name, d in (("smoke", smoke), ("gpu", gpu)):
-        if set(d) - set(cpu):
-            raise ValueError(f"{name} sets parameters the cpu profile lacks: {sorted(set(d) - set(cpu))}")
-    return {"smoke": {**cpu, **smoke}, "cpu": dict(cpu), "gpu": {**cpu, **gpu}}
+        flat[name], secs = _flatten(d, name)
+        if set(flat[name]) - set(base):
+            raise ValueError(f"{name} sets parameters the cpu profile lacks: {sorted(set(flat[name]) - set(base))}")
+        loose = sorted(k for k in set(d) & in_section)
+        if loose or set(secs) - set(sections):
+            raise ValueError(f"{name} writes {loose or sorted(set(secs) - set(sections))} outside the cpu "
+                             f"profile's sections {sorted(sections)}; write a section's parameters in it")
+    out = Table(smoke={**base, **flat["smoke"]}, cpu=base, gpu={**base, **flat["gpu"]})
+    out.sections = sections
+    return out
 
 
-# Each chapter's table is a literal call of profile(): the runner fingerprints a page by its own table.
+class Config(SimpleNamespace):
+    """A resolved configuration: every parameter flat (``cfg.sgdr_epochs``; ``vars(cfg)`` lists
+    them), and each section of its chapter's table as a namespace (``cfg.sgdr.epochs``). One
+    subclass per chapter (:data:`CONFIGS`) holds the sections, so ``vars(cfg)`` is the parameters."""
+    sections: dict = {}
+
+    def __getattr__(self, name):  # only called for names that are not parameters
+        keys = type(self).sections.get(name) if not name.startswith("_") else None
+        if keys is None:
+            raise AttributeError(f"the configuration has no parameter or section {name!r}")
+        return Section(**{k: vars(self)[f"{name}_{k}"] for k in keys})
+
+
+class Section(SimpleNamespace):
+    """A section of a configuration (``cfg.sgdr``): a read-only view; the parameter is
+    ``cfg.sgdr_epochs``."""
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a section is a read-only view of the configuration; set its flat "
+                             f"parameter (..._{name}) instead")
+
+
+# Each chapter's table is a literal call of profile(): the runner fingerprints a page by its own
+# table's values. A dict-valued entry is a section: one experiment of the chapter (range=dict(iters=...)
+# is the parameter range_iters, cfg.range.iters).
 CHAPTERS = {
     "kth_verification": profile(
-        # Table 1 (the procedure) on every [dataset, network] of tune_pairs: range_iters /
-        # probe_iters (batch probe_batch_size) for the simple CNN, big_range_iters /
-        # big_probe_iters (batch big_batch_size; None: momentum and weight decay not probed) for
-        # VGG16-BN and MobileNetV2. Schedules: the simple CNN on dataset (n_train, n_test, epochs,
-        # seeds) and on a small_n_train subset for long_epochs (less labelled data); the big
-        # networks of `networks` for big_epochs, big_seeds. extra_runs: [dataset, network] pairs
-        # beyond the main dataset (Oxflower17 and TinyImageNet at gpu), extra_epochs, big_seeds.
+        # Table 1 (the procedure) on every [dataset, network] of tune_pairs: the range test (range)
+        # and the probes (probe) for the simple CNN, big.range_iters / big.probe_iters (batch
+        # big.batch_size; None: momentum and weight decay not probed) for VGG16-BN and MobileNetV2.
+        # Schedules: the simple CNN on dataset (n_train, n_test, epochs, seeds) and on a small_n_train
+        # subset for long_epochs (less labelled data); the big networks of `networks` (big). extra.runs:
+        # [dataset, network] pairs beyond the main dataset (Oxflower17 and TinyImageNet at gpu),
+        # for extra.epochs, big.seeds.
         cpu=dict(dataset="cifar10", networks=["simple"], tune_pairs=[["cifar10", "simple"]], n_train=None,
                  n_test=2000, epochs=4, batch_size=128, seeds=3, small_n_train=2500, long_epochs=16,
-                 big_n_train=None, big_n_test=None, big_epochs=30, big_batch_size=64, big_seeds=5,
-                 range_iters=150, big_range_iters=60, probe_iters=40, big_probe_iters=None,
-                 probe_batch_size=128, range_start_lr=1e-5, range_end_lr=10.0, extra_runs=[],
-                 extra_epochs=30, extra_batch_size=64, oxflower17_root=None, tinyimagenet_root=None,
+                 big=dict(n_train=None, n_test=None, epochs=30, batch_size=64, seeds=5, range_iters=60,
+                          probe_iters=None),
+                 range=dict(iters=150, start_lr=1e-5, end_lr=10.0), probe=dict(iters=40, batch_size=128),
+                 extra=dict(runs=[], epochs=30, batch_size=64), oxflower17_root=None, tinyimagenet_root=None,
                  channels_last=True, root=None, device=None),
         smoke=dict(dataset="digits", networks=["simple", "vgg16_bn", "mobilenet_v2"],
                    tune_pairs=[["digits", "simple"], ["digits", "vgg16_bn"], ["digits", "mobilenet_v2"]],
-                   n_test=None, batch_size=64, small_n_train=300, long_epochs=8, big_n_train=160,
-                   big_epochs=2, big_batch_size=32, big_seeds=1, range_iters=60, big_range_iters=16,
-                   probe_iters=20, probe_batch_size=64, extra_epochs=1, extra_batch_size=32,
-                   channels_last=False),
+                   n_test=None, batch_size=64, small_n_train=300, long_epochs=8,
+                   big=dict(n_train=160, epochs=2, batch_size=32, seeds=1, range_iters=16),
+                   range=dict(iters=60), probe=dict(iters=20, batch_size=64),
+                   extra=dict(epochs=1, batch_size=32), channels_last=False),
         gpu=dict(networks=["simple", "vgg16_bn", "mobilenet_v2"],
                  tune_pairs=[["cifar10", "simple"], ["cifar10", "vgg16_bn"], ["cifar10", "mobilenet_v2"]],
-                 n_test=None, epochs=30, seeds=5, long_epochs=60, big_batch_size=128, range_iters=300,
-                 big_range_iters=300, probe_iters=100, big_probe_iters=100,
-                 extra_runs=[["oxflower17", "simple"], ["oxflower17", "vgg16_bn"], ["oxflower17", "mobilenet_v2"], ["tinyimagenet", "mobilenet_v2"]],
+                 n_test=None, epochs=30, seeds=5, long_epochs=60,
+                 big=dict(batch_size=128, range_iters=300, probe_iters=100),
+                 range=dict(iters=300), probe=dict(iters=100),
+                 extra=dict(runs=[["oxflower17", "simple"], ["oxflower17", "vgg16_bn"], ["oxflower17", "mobilenet_v2"],
+                                  ["tinyimagenet", "mobilenet_v2"]]),
                  channels_last=False),
     ),
     "large_batch": profile(
         # lr: the reference (Goyal et al.'s 0.1 per 256, scaled to batch_size) around which the
-        # small batch's LR is tuned on n_holdout held-out training images
+        # small batch's LR is tuned on n_holdout held-out training images; smith: Smith et al.'s
+        # Figure 5 (batch growth factor, seeds); tp: the throughput runs (batch, images)
         cpu=dict(dataset="fashion_mnist", model="simple", n_train=4000, n_test=None, n_holdout=2000, epochs=15,
                  batch_size=16, scale_k=8, lr=0.00625, momentum=0.9, weight_decay=5e-4, warmup_epochs=1,
-                 seeds=5, rule_seeds=5, smith_factor=5, smith_seeds=3, workers=2, tp_batch=64, tp_n=1024,
+                 seeds=5, rule_seeds=5, smith=dict(factor=5, seeds=3), workers=2, tp=dict(batch=64, n=1024),
                  channels_last=True, root=None, device=None),
         smoke=dict(dataset="digits", n_train=480, n_holdout=200, epochs=3, scale_k=4, lr=0.05,
-                   seeds=3, rule_seeds=3, tp_batch=32, tp_n=256, channels_last=False),
+                   seeds=3, rule_seeds=3, tp=dict(batch=32, n=256), channels_last=False),
         gpu=dict(dataset="cifar10", model="resnet20", n_train=45000, n_holdout=5000, epochs=30, batch_size=128,
-                 scale_k=16, lr=0.05, warmup_epochs=2, workers=1, tp_batch=256, tp_n=10000),
+                 scale_k=16, lr=0.05, warmup_epochs=2, workers=1, tp=dict(batch=256, n=10000)),
     ),
     "lr_onecycle": profile(
-        # Part 1 (the rules): tune_pairs, tune_n_train (+ tune_n_test held-out training images),
+        # Part 1 (the rules): tune (pairs; n_train, + n_test held-out training images),
         # suggestion_epochs, rule_seeds. Part 2 (the schedules): dataset, model, n_train, n_test,
         # epochs (N; one-cycle also at N/2 and N/4), seeds; both baselines (piecewise constant and
-        # constant) also at big_epochs for big_seeds seeds (plateau check). range_iters: every range test.
+        # constant) also at big.epochs for big.seeds seeds (plateau check). range: every range test.
         cpu=dict(dataset="fashion_mnist", model="simple", n_train=20000, n_test=5000, epochs=4,
-                 batch_size=128, seeds=5, momentum=0.9, weight_decay=5e-4, range_iters=100,
-                 range_start_lr=1e-5, range_end_lr=10.0, suggestion_epochs=2,
-                 tune_pairs=[["fashion_mnist", "simple"], ["cifar10", "simple"], ["fashion_mnist", "resnet8"]],
-                 tune_n_train=3000, tune_n_test=2000, rule_seeds=3, big_epochs=8, big_seeds=3,
-                 channels_last=True, root=None, device=None),
-        smoke=dict(dataset="digits", n_train=600, n_test=None, batch_size=64, seeds=3, range_iters=50,
-                   tune_pairs=[["digits", "simple"], ["digits", "resnet8"]], tune_n_train=400,
-                   tune_n_test=200, rule_seeds=2, big_seeds=1, channels_last=False),
+                 batch_size=128, seeds=5, momentum=0.9, weight_decay=5e-4,
+                 range=dict(iters=100, start_lr=1e-5, end_lr=10.0), suggestion_epochs=2,
+                 tune=dict(pairs=[["fashion_mnist", "simple"], ["cifar10", "simple"], ["fashion_mnist", "resnet8"]],
+                           n_train=3000, n_test=2000),
+                 rule_seeds=3, big=dict(epochs=8, seeds=3), channels_last=True, root=None, device=None),
+        smoke=dict(dataset="digits", n_train=600, n_test=None, batch_size=64, seeds=3, range=dict(iters=50),
+                   tune=dict(pairs=[["digits", "simple"], ["digits", "resnet8"]], n_train=400, n_test=200),
+                   rule_seeds=2, big=dict(seeds=1), channels_last=False),
         gpu=dict(dataset="cifar10", model="resnet20", n_train=45000, n_test=None, epochs=32,
-                 range_iters=300, suggestion_epochs=5,
-                 tune_pairs=[["cifar10", "simple"], ["cifar10", "resnet20"], ["cifar10", "vgg16_bn"]],
-                 tune_n_train=10000, tune_n_test=5000, big_epochs=64),
+                 range=dict(iters=300), suggestion_epochs=5,
+                 tune=dict(pairs=[["cifar10", "simple"], ["cifar10", "resnet20"], ["cifar10", "vgg16_bn"]],
+                           n_train=10000, n_test=5000),
+                 big=dict(epochs=64)),
     ),
     "one_cycle_pipeline": profile(
-        # pairs: the KPI's [dataset, model] pairs, each with its training subset (pair_n_train;
-        # n_holdout more training images judge the LR grid), test subset, N = pair_epochs,
-        # augmentation, and pair_run (false: too long for the profile, its rows say what it would
+        # pairs: the KPI's [dataset, model] pairs; section pair: one entry per pair, its training
+        # subset (n_train; n_holdout more training images judge the LR grid), test subset, N = epochs,
+        # augmentation, and run (false: too long for the profile, its rows say what it would
         # cost). One-cycle is trained for every fraction of N, the step baseline for N (and 2N for
-        # plateau_seeds seeds). Autotune is compared on tune_pairs, one-cycle for tune_pair_epochs.
-        cpu=dict(pairs=[["fashion_mnist", "simple"], ["cifar10", "resnet20"]], pair_n_train=[20000, 45000],
-                 pair_n_test=[5000, None], pair_epochs=[4, 40], pair_augment=[False, True],
-                 pair_run=[True, False], fractions=[0.125, 0.25, 0.5, 1.0], batch_size=128, seeds=5,
-                 plateau_seeds=3, n_holdout=2000, momentum=0.9, weight_decay=5e-4, range_iters=150,
-                 range_start_lr=1e-5, range_end_lr=10.0, lr_rule="causal_min10",
+        # plateau_seeds seeds). Autotune is compared on tune_pairs (section tune_pair: one entry per
+        # pair), one-cycle for tune_pair.epochs.
+        cpu=dict(pairs=[["fashion_mnist", "simple"], ["cifar10", "resnet20"]],
+                 pair=dict(n_train=[20000, 45000], n_test=[5000, None], epochs=[4, 40], augment=[False, True],
+                           run=[True, False]),
+                 fractions=[0.125, 0.25, 0.5, 1.0], batch_size=128, seeds=5,
+                 plateau_seeds=3, n_holdout=2000, momentum=0.9, weight_decay=5e-4,
+                 range=dict(iters=150, start_lr=1e-5, end_lr=10.0), lr_rule="causal_min10",
                  tune_pairs=[["fashion_mnist", "simple"], ["digits", "simple"]],
-                 tune_pair_n_train=[20000, 1000], tune_pair_n_test=[5000, None], tune_pair_epochs=[1, 16],
-                 tune_pair_augment=[False, False], tune_budget=600, hand_bn_momentum=0.1,
-                 channels_last=True, root=None, device=None),
-        smoke=dict(pairs=[["digits", "simple"], ["digits", "resnet8"]], pair_n_train=[1000, 1000],
-                   pair_n_test=[None, None], pair_epochs=[4, 4], pair_augment=[False, False], batch_size=32,
-                   seeds=3, n_holdout=300, range_iters=60,
-                   tune_pairs=[["digits", "simple"], ["digits", "resnet8"]], tune_pair_n_train=[1000, 1000],
-                   tune_pair_n_test=[None, None], tune_pair_epochs=[1, 2], tune_budget=120,
+                 tune_pair=dict(n_train=[20000, 1000], n_test=[5000, None], epochs=[1, 16], augment=[False, False]),
+                 tune_budget=600, hand_bn_momentum=0.1, channels_last=True, root=None, device=None),
+        smoke=dict(pairs=[["digits", "simple"], ["digits", "resnet8"]],
+                   pair=dict(n_train=[1000, 1000], n_test=[None, None], epochs=[4, 4], augment=[False, False]),
+                   batch_size=32, seeds=3, n_holdout=300, range=dict(iters=60),
+                   tune_pairs=[["digits", "simple"], ["digits", "resnet8"]],
+                   tune_pair=dict(n_train=[1000, 1000], n_test=[None, None], epochs=[1, 2]), tune_budget=120,
                    channels_last=False),
-        gpu=dict(pair_n_train=[55000, 45000], pair_n_test=[None, None], pair_epochs=[20, 40],
-                 pair_augment=[True, True], pair_run=[True, True], n_holdout=5000, range_iters=350,
+        gpu=dict(pair=dict(n_train=[55000, 45000], n_test=[None, None], epochs=[20, 40], augment=[True, True],
+                           run=[True, True]),
+                 n_holdout=5000, range=dict(iters=350),
                  tune_pairs=[["fashion_mnist", "simple"], ["cifar10", "resnet20"]],
-                 tune_pair_n_train=[55000, 45000], tune_pair_n_test=[None, None], tune_pair_epochs=[5, 10],
-                 tune_pair_augment=[True, True], tune_budget=2000),
+                 tune_pair=dict(n_train=[55000, 45000], n_test=[None, None], epochs=[5, 10], augment=[True, True]),
+                 tune_budget=2000),
     ),
     "resnet_superconvergence": profile(
         cpu=dict(dataset="cifar10", model="resnet8", n_train=25000, n_test=5000, batch_size=128, epochs=8,
                  budget_ratio=8, seeds=3, lr=0.1, oc_max_lr=None, momentum=0.9, weight_decay=1e-4,
-                 wd_values=[1e-5, 1e-4, 1e-3], range_iters=150, range_end_lr=3.0, range_evals=10, root=None,
+                 wd_values=[1e-5, 1e-4, 1e-3], range=dict(iters=150, end_lr=3.0, evals=10), root=None,
                  device=None, channels_last=True, plateau_seeds=1),
         smoke=dict(dataset="digits", model="resnet20", n_train=None, n_test=None, batch_size=64, epochs=1,
-                   range_iters=40, range_evals=8, channels_last=False, plateau_seeds=3),
+                   range=dict(iters=40, evals=8), channels_last=False, plateau_seeds=3),
         gpu=dict(model="resnet56", n_train=None, n_test=None, epochs=26, seeds=1, oc_max_lr=3.0,
-                 range_iters=400, range_evals=20),
+                 range=dict(iters=400, evals=20)),
     ),
     "mixup_fixup": profile(
+        # depth: the one-epoch depth runs (Fixup vs BatchNorm vs neither); res: the ResNet / Fixup part
         cpu=dict(dataset="cifar10", model="resnet8", n_train=500, n_test=5000, epochs=30, long_epochs=90,
                  batch_size=64, seeds=5, lr=0.1, momentum=0.9, weight_decay=5e-4, ece_bins=15,
-                 mixup_alpha=1.0, alphas=[0.2], sweep_seeds=2, max_depth=56, depth_n_train=5120,
-                 depth_batch_size=64, depth_seeds=5, fixup_runs=False, res_seeds=5, res_n_test=1000,
-                 channels_last=True, root=None, device=None),
+                 mixup_alpha=1.0, alphas=[0.2], sweep_seeds=2, max_depth=56,
+                 depth=dict(n_train=5120, batch_size=64, seeds=5), fixup_runs=False,
+                 res=dict(seeds=5, n_test=1000), channels_last=True, root=None, device=None),
         smoke=dict(dataset="digits", n_train=600, n_test=None, epochs=3, long_epochs=6, seeds=3,
-                   alphas=[0.2, 0.4], max_depth=20, depth_n_train=256, depth_batch_size=32, depth_seeds=3,
-                   fixup_runs=True, res_seeds=3, res_n_test=None, channels_last=False),
+                   alphas=[0.2, 0.4], max_depth=20, depth=dict(n_train=256, batch_size=32, seeds=3),
+                   fixup_runs=True, res=dict(seeds=3, n_test=None), channels_last=False),
         gpu=dict(model="resnet20", n_train=None, n_test=None, epochs=100, long_epochs=200, batch_size=128,
-                 alphas=[0.1, 0.2, 0.4], sweep_seeds=3, max_depth=110, depth_n_train=None,
-                 depth_batch_size=128, fixup_runs=True, res_n_test=None),
+                 alphas=[0.1, 0.2, 0.4], sweep_seeds=3, max_depth=110, depth=dict(n_train=None, batch_size=128),
+                 fixup_runs=True, res=dict(n_test=None)),
     ),
     "bag_of_tricks": profile(
-        cpu=dict(dataset="fashion_mnist", model="resnet8", teacher_model="resnet20", n_train=1000,
-                 n_test=5000, epochs=20, teacher_epochs=40, batch_size=32, scale_k=4, seeds=5, base_lr=0.2,
+        cpu=dict(dataset="fashion_mnist", model="resnet8", teacher=dict(model="resnet20", epochs=40), n_train=1000,
+                 n_test=5000, epochs=20, batch_size=32, scale_k=4, seeds=5, base_lr=0.2,
                  momentum=0.9, weight_decay=5e-4, warmup_epochs=1, ls_eps=0.1, mixup_alpha=0.2,
                  distill_T=4.0, channels_last=True, root=None, device=None),
-        smoke=dict(dataset="digits", n_train=400, n_test=None, epochs=4, teacher_epochs=8, seeds=3,
+        smoke=dict(dataset="digits", n_train=400, n_test=None, epochs=4, teacher=dict(epochs=8), seeds=3,
                    base_lr=0.4, channels_last=False),
-        gpu=dict(dataset="cifar10", model="resnet20", teacher_model="resnet56", n_train=None, n_test=None,
-                 epochs=90, teacher_epochs=90, batch_size=256, seeds=3, weight_decay=1e-4, warmup_epochs=5),
+        gpu=dict(dataset="cifar10", model="resnet20", teacher=dict(model="resnet56", epochs=90), n_train=None,
+                 n_test=None, epochs=90, batch_size=256, seeds=3, weight_decay=1e-4, warmup_epochs=5),
     ),
     "performance": profile(
+        # bench: measure torch.compile (a minute of compiling on CPU) / build the book twice
         cpu=dict(dataset="fashion_mnist", model="simple", batch_size=128, epochs=1, n_train=8192,
-                 device=None, bench_compile=True, bench_build=True),
-        smoke=dict(dataset="digits", batch_size=64, n_train=None, bench_compile=False, bench_build=False),
+                 device=None, bench=dict(compile=True, build=True)),
+        smoke=dict(dataset="digits", batch_size=64, n_train=None, bench=dict(compile=False, build=False)),
         gpu=dict(dataset="cifar10", model="resnet20", batch_size=512, epochs=2, n_train=None),
     ),
     "weight_decay": profile(
+        # norm: the weight-norm runs (epochs, the weight decay they track)
         cpu=dict(dataset="fashion_mnist", model="simple", n_train=1000, n_val=2000, n_test=None,
                  augment=False, epochs=16, batch_size=32, momentum=0.9, grid=3, wd_grid=4, lr_decades=1.0,
                  wd_decades=3.0, sgd_lr=0.04, sgdw_wd=3e-3, adam_lr=6e-3, adamw_wd=3e-3, adam_l2=1e-2,
-                 grid_seeds=5, seeds=5, cycles=3, norm_epochs=8, norm_wd=1e-2, workers=2,
+                 grid_seeds=5, seeds=5, cycles=3, norm=dict(epochs=8, wd=1e-2), workers=2,
                  channels_last=True, root=None, device=None),
         smoke=dict(dataset="digits", n_train=300, n_val=300, epochs=3, wd_grid=3, wd_decades=2.0,
                    sgd_lr=0.05, sgdw_wd=1e-3, adam_lr=3e-3, adamw_wd=1e-3, grid_seeds=3, seeds=3, cycles=2,
-                   norm_epochs=3, workers=1, channels_last=False),
+                   norm=dict(epochs=3), workers=1, channels_last=False),
         gpu=dict(dataset="cifar10", model="resnet20", n_train=45000, n_val=5000, augment=True, epochs=100,
                  batch_size=128, sgd_lr=0.1, sgdw_wd=5e-4, adam_lr=1e-3, adamw_wd=1e-4, adam_l2=5e-4,
-                 grid_seeds=3, norm_epochs=30, norm_wd=5e-4, workers=1),
+                 grid_seeds=3, norm=dict(epochs=30, wd=5e-4), workers=1),
     ),
     "label_smoothing": profile(
-        cpu=dict(toy_eps=0.1, toy_steps=10000, toy_lr=2.0, dataset="fashion_mnist", model="simple",
+        # toy: the paper's toy model (smoothing eps, gradient steps, LR)
+        cpu=dict(toy=dict(eps=0.1, steps=10000, lr=2.0), dataset="fashion_mnist", model="simple",
                  n_train=2000, n_test=2000, epochs=30, batch_size=128, seeds=5, lr=0.05, momentum=0.9,
                  weight_decay=5e-4, ece_bins=15, root=None, device=None, channels_last=True),
-        smoke=dict(toy_steps=2000, dataset="digits", n_train=None, n_test=None, epochs=3, batch_size=64,
+        smoke=dict(toy=dict(steps=2000), dataset="digits", n_train=None, n_test=None, epochs=3, batch_size=64,
                    seeds=3, channels_last=False),
-        gpu=dict(toy_steps=20000, dataset="cifar10", model="resnet20", n_train=None, n_test=None,
+        gpu=dict(toy=dict(steps=20000), dataset="cifar10", model="resnet20", n_train=None, n_test=None,
                  batch_size=256, seeds=3, lr=0.1),
     ),
     "quickdraw": profile(
@@ -321,25 +398,35 @@ CHAPTERS = {
                  timing_n=20000),
     ),
     "clr_sgdr": profile(
-        # Table 3 and the policies: `dataset`, no augmentation, N = clr_epochs; the fixed LR is the
+        # Table 3 and the policies: `dataset`, no augmentation, N = clr.epochs; the fixed LR is the
         # best of `fractions` × lr_min (the range test's minimum) on a tuning seed; CLR cycles
-        # between lr_min/10 and lr_min/3. SGDR: T0 = 1 and the paper's T0 = 10 × sgdr_t0_scale.
+        # between lr_min/10 and lr_min/3, stepsize clr.step_epochs. sgdr: SGDR's runs, T0 = 1 and
+        # the paper's T0 = 10 × sgdr.t0_scale. beta2: the β₂ probe's runs.
         cpu=dict(dataset="fashion_mnist", model="simple", n_train=1000, n_test=5000, batch_size=64,
-                 clr_epochs=28, clr_step_epochs=0.5, seeds=5, fractions=[1 / 100, 1 / 30, 1 / 10, 1 / 3],
-                 momentum=0.9, weight_decay=5e-4, range_iters=100, range_start_lr=1e-5, range_end_lr=10.0,
-                 channels_last=True, sgdr_dataset="fashion_mnist", sgdr_model="simple", sgdr_n_train=1000,
-                 sgdr_batch_size=64, sgdr_epochs=15, sgdr_lr=0.05, sgdr_t0_scale=0.5, beta2_n_train=400,
-                 beta2_batch_size=40, beta2_epochs=8, root=None, device=None),
-        smoke=dict(dataset="digits", n_train=256, n_test=None, clr_epochs=14, seeds=3,
-                   fractions=[1 / 30, 1 / 10, 1 / 3], range_iters=30, channels_last=False,
-                   sgdr_dataset="digits", sgdr_n_train=200, sgdr_batch_size=50, sgdr_epochs=9,
-                   sgdr_t0_scale=0.3, beta2_n_train=200, beta2_batch_size=50, beta2_epochs=3),
-        gpu=dict(dataset="cifar10", n_train=None, n_test=None, batch_size=100, clr_epochs=140,
-                 clr_step_epochs=4.0, range_iters=300, sgdr_dataset="cifar10", sgdr_model="resnet20",
-                 sgdr_n_train=None, sgdr_batch_size=128, sgdr_epochs=150, sgdr_t0_scale=1.0,
-                 beta2_n_train=5000, beta2_batch_size=500, beta2_epochs=20),
+                 clr=dict(epochs=28, step_epochs=0.5), seeds=5, fractions=[1 / 100, 1 / 30, 1 / 10, 1 / 3],
+                 momentum=0.9, weight_decay=5e-4, range=dict(iters=100, start_lr=1e-5, end_lr=10.0),
+                 channels_last=True,
+                 sgdr=dict(dataset="fashion_mnist", model="simple", n_train=1000, batch_size=64, epochs=15, lr=0.05,
+                           t0_scale=0.5),
+                 beta2=dict(n_train=400, batch_size=40, epochs=8), root=None, device=None),
+        smoke=dict(dataset="digits", n_train=256, n_test=None, clr=dict(epochs=14), seeds=3,
+                   fractions=[1 / 30, 1 / 10, 1 / 3], range=dict(iters=30), channels_last=False,
+                   sgdr=dict(dataset="digits", n_train=200, batch_size=50, epochs=9, t0_scale=0.3),
+                   beta2=dict(n_train=200, batch_size=50, epochs=3)),
+        gpu=dict(dataset="cifar10", n_train=None, n_test=None, batch_size=100, clr=dict(epochs=140, step_epochs=4.0),
+                 range=dict(iters=300),
+                 sgdr=dict(dataset="cifar10", model="resnet20", n_train=None, batch_size=128, epochs=150, t0_scale=1.0),
+                 beta2=dict(n_train=5000, batch_size=500, epochs=20)),
     ),
 }
+
+
+#: each chapter's Config subclass, module-level (a configuration pickles: it reaches worker processes)
+CONFIGS = {}
+for _chapter, _table in CHAPTERS.items():
+    _cls = f"Config_{_chapter}"
+    CONFIGS[_chapter] = globals()[_cls] = type(_cls, (Config,), {"sections": dict(_table.sections),
+                                                                "__module__": __name__})
 
 
 def chapter_params(chapter: str) -> tuple:
@@ -347,7 +434,7 @@ def chapter_params(chapter: str) -> tuple:
     return tuple(CHAPTERS[chapter]["cpu"])
 
 
-def resolve(chapter: str, profile: str, **overrides) -> SimpleNamespace:
+def resolve(chapter: str, profile: str, **overrides) -> Config:
     """Profile defaults for ``chapter`` with every non-None override applied, all checked."""
     check_choice("notebook", chapter, tuple(CHAPTERS))
     check_choice("profile", profile, PROFILES)
@@ -359,7 +446,7 @@ def resolve(chapter: str, profile: str, **overrides) -> SimpleNamespace:
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     for k, v in cfg.items():
         check_of(k)(k, v)
-    return SimpleNamespace(profile=profile, **cfg)
+    return CONFIGS[chapter](profile=profile, **cfg)
 
 
 def use_dtype(name: str) -> None:
@@ -407,7 +494,7 @@ def _one_line_errors() -> None:
     ip.set_custom_exc((ConfigError, DataMissingError), one_line)
 
 
-def configure(chapter: str, namespace: dict) -> SimpleNamespace:
+def configure(chapter: str, namespace: dict) -> Config:
     """A notebook's configuration in one line: ``cfg = profiles.configure("x", globals())``.
 
     Reads ``profile`` and every parameter from the notebook's namespace (its parameters cell and

@@ -169,11 +169,14 @@ def _notebook_code(name: str) -> str:
     return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
 
 
-def _registry_entries(module: str, name: str) -> bytes:
+def _registry_entries(module: str, name: str, rule: int = 2) -> bytes:
     """The shared registries are hashed by the entries this notebook uses, so a later chapter
     adding its own profile table or paper values does not make every page stale.
 
-    Both files are read as literals with ``ast`` (no import, no evaluation of code)."""
+    Both files are read with ``ast``, never imported. A chapter's profile table is hashed by its
+    values: the ``profile(...)`` call evaluated (its three profiles, flat, keys sorted), so
+    writing it with sections or in another order changes no fingerprint; ``rule=1`` is the hash
+    pages recorded before (the call's syntax tree), for :func:`migrate_profile_hash` only."""
     import ast
 
     src = (ROOT / "sclib" / f"{module}.py").read_text()
@@ -182,7 +185,11 @@ def _registry_entries(module: str, name: str) -> bytes:
             if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "CHAPTERS":
                 for k, v in zip(node.value.keys, node.value.values):
                     if isinstance(k, ast.Constant) and k.value == name:
-                        return ast.dump(v).encode()
+                        if rule == 1:
+                            return ast.dump(v).encode()
+                        table = eval(compile(ast.Expression(v), "profiles.py", "eval"),  # literals and profile()
+                                     {"__builtins__": {}, "profile": profiles.profile, "dict": dict})
+                        return json.dumps(table, sort_keys=True).encode()
         return b""
     # papers: the PAPER entries whose keys the notebook names literally, and the seed names
     code = _notebook_code(name)
@@ -197,14 +204,15 @@ def _registry_entries(module: str, name: str) -> bytes:
     return "\n".join(used).encode()
 
 
-def sclib_hash(name: str) -> str:
-    """Hash of the sclib code that can change the notebook's results."""
+def sclib_hash(name: str, rule: int = 2) -> str:
+    """Hash of the sclib code that can change the notebook's results (``rule``: see
+    :func:`_registry_entries`)."""
     h = hashlib.sha256()
     for m in sorted(notebook_modules(name)):
         if f"{m}.py" in _NOT_RESULTS:
             continue
         if m in ("papers", "profiles"):
-            h.update(m.encode() + _registry_entries(m, name))
+            h.update(m.encode() + _registry_entries(m, name, rule if m == "profiles" else 2))
         else:
             h.update(m.encode() + (ROOT / "sclib" / f"{m}.py").read_bytes())
     return h.hexdigest()[:16]
@@ -518,6 +526,42 @@ def migrate_source_hash(name: str) -> bool:
             nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4).cells):
         return False
     nb.metadata["sclib"]["fingerprint"]["source"] = new
+    _write_atomic(nb, final, "migrate")
+    return True
+
+
+#: Pages recorded under profile rule 1 before the tables were written with sections (the code of
+#: commit 80dafef, and the resnet_superconvergence page of commit b3fc591): their recorded sclib
+#: hash -> the rule-2 hash of the same code. Rule 1 of a sectioned table cannot reproduce them.
+RULE1_RECORDED = {
+    "8c358a6b4e1fed22": "12eb3ed30e36be92", "3ad96be5bd27c505": "09fe34e0b3036c69",
+    "b162034487392493": "0053b78e63a4d77a", "8ffebe21d0dc0a10": "d4e1a69f6855336c",
+    "7c9d6387d8eaedbf": "451e16307804df5f", "7b8a77f33ed6b7d9": "e857fdb5ca130b35",
+    "5c04f41588575ae6": "f81ead7e4ce767ba", "f4228624d930175f": "550ca641683b2a34",
+    "c26c715d5f9be114": "59b8cd510f3bc433", "17ae9ec765486893": "2420fb8f5e4b56d6",
+    "a8f8d7466b651e9b": "fa29a04dcea465b9", "4cd200ee74767005": "91ce713e7cddd90b",
+    "444a6fa39e07834f": "fbcc27104c1413e1",  # resnet_superconvergence at one-cycle 8 vs piecewise 64 epochs
+}
+
+
+def migrate_profile_hash(name: str) -> bool:
+    """Rewrite a page's recorded sclib hash from the profile rule 1 (the profile table's syntax
+    tree) to rule 2 (its values): when it equals the rule-1 hash of the code as it stands (the page
+    was fresh, only the way its table is hashed changes), or is one of :data:`RULE1_RECORDED`. Any
+    other page keeps its hash (a stale page stays stale). Idempotent. True when it rewrote."""
+    import nbformat
+
+    rec = recorded(name)
+    fp = (rec or {}).get("fingerprint") or {}
+    if not fp or not (NOTEBOOKS / f"{name}.ipynb").exists():
+        return False
+    old, new, have = sclib_hash(name, rule=1), sclib_hash(name), fp.get("sclib")
+    target = new if have == old else RULE1_RECORDED.get(have)
+    if target is None or target == have:
+        return False
+    final = BOOK / f"{name}.ipynb"
+    nb = nbformat.read(final, as_version=4)
+    nb.metadata["sclib"]["fingerprint"]["sclib"] = target
     _write_atomic(nb, final, "migrate")
     return True
 

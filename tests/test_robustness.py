@@ -152,14 +152,54 @@ def test_profile_tables_write_each_parameter_once():
     src = (ROOT / "sclib" / "profiles.py").read_text()
     tree = _ast.parse(src)
     table = next(n for n in tree.body if isinstance(n, _ast.Assign) and getattr(n.targets[0], "id", "") == "CHAPTERS")
+    def flat(call):  # a profile's keywords, a section's (range=dict(iters=...)) as range.iters
+        out = {}
+        for k in call.keywords:
+            if isinstance(k.value, _ast.Call) and getattr(k.value.func, "id", "") == "dict":
+                out.update({f"{k.arg}.{kk.arg}": _ast.dump(kk.value) for kk in k.value.keywords})
+            else:
+                out[k.arg] = _ast.dump(k.value)
+        return out
+
     for name, call in zip(table.value.keys, table.value.values):
         kw = {k.arg: k.value for k in call.keywords}
-        cpu = {k.arg: _ast.dump(k.value) for k in kw["cpu"].keywords}
+        cpu = flat(kw["cpu"])
         for p in ("smoke", "gpu"):
-            same = [k.arg for k in kw[p].keywords if cpu.get(k.arg) == _ast.dump(k.value)]
+            same = [k for k, v in flat(kw[p]).items() if cpu.get(k) == v]
             assert not same, f"{name.value}/{p} repeats cpu's value of {same}"
     with pytest.raises(ValueError, match="lacks"):
         profiles.profile(cpu=dict(epochs=1), smoke=dict(epoch=2), gpu={})
+
+
+def test_profile_sections_are_flat_parameters_and_namespaces():
+    """A section (sgdr=dict(epochs=15)) is the parameter sgdr_epochs for papermill and the CLI, and
+    cfg.sgdr.epochs in a notebook; smoke/gpu change a section's keys inside the section only."""
+    import pickle
+
+    t = profiles.profile(cpu=dict(epochs=4, sgdr=dict(epochs=15, lr=0.05)), smoke=dict(sgdr=dict(epochs=3)),
+                         gpu=dict(epochs=8))
+    assert t["cpu"] == {"epochs": 4, "sgdr_epochs": 15, "sgdr_lr": 0.05}
+    assert t["smoke"] == {"epochs": 4, "sgdr_epochs": 3, "sgdr_lr": 0.05}
+    assert t["gpu"]["sgdr_epochs"] == 15 and t.sections == {"sgdr": ("epochs", "lr")}
+    with pytest.raises(ValueError, match="outside"):
+        profiles.profile(cpu=dict(sgdr=dict(epochs=15)), smoke=dict(sgdr_epochs=3), gpu={})
+    with pytest.raises(ValueError, match="lacks"):
+        profiles.profile(cpu=dict(sgdr=dict(epochs=15)), smoke=dict(sgdr=dict(epoch=3)), gpu={})
+    with pytest.raises(ValueError, match="outside section 'sgdr'"):  # cfg.sgdr would miss it
+        profiles.profile(cpu=dict(sgdr_epochs=1, sgdr=dict(lr=0.1)), smoke={}, gpu={})
+    with pytest.raises(ValueError, match="written twice"):
+        profiles.profile(cpu=dict(a=dict(b_c=1), a_b=dict(c=2)), smoke={}, gpu={})
+    cfg = profiles.resolve("clr_sgdr", "smoke", sgdr_epochs=7)
+    assert cfg.sgdr.epochs == cfg.sgdr_epochs == 7 and cfg.sgdr.dataset == cfg.sgdr_dataset
+    assert set(vars(cfg.sgdr)) == set(profiles.CHAPTERS["clr_sgdr"].sections["sgdr"])
+    assert not any(isinstance(v, type(cfg.sgdr)) for v in vars(cfg).values())  # vars: the parameters only
+    assert pickle.loads(pickle.dumps(cfg)) == cfg  # it reaches worker processes
+    with pytest.raises(AttributeError, match="read-only"):
+        cfg.sgdr.epochs = 3  # a view: setting it would change nothing
+    with pytest.raises(AttributeError, match="no parameter or section 'sgdr'"):
+        profiles.resolve("quickdraw", "smoke").sgdr
+    with pytest.raises(AttributeError):
+        profiles.resolve("clr_sgdr", "smoke").sgd
 
 
 def test_resolve_rejects_unknown_notebook():

@@ -91,6 +91,60 @@ def test_registries_are_fingerprinted_by_the_entries_a_page_uses(tree):
     assert runner.stale_reason("demo") == "sclib changed"
 
 
+def _chapter_page(tree, name="lr_onecycle"):
+    """A notebook named after a chapter (its profile table is in its fingerprint), and its page."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"from sclib import profiles\nprofiles.resolve({name!r}, profile)")])
+    nbformat.write(nb, tree / "notebooks" / f"{name}.ipynb")
+    nb.metadata["sclib"] = {"fingerprint": runner.fingerprint(name, "cpu")}
+    nbformat.write(nb, tree / "book" / f"{name}.ipynb")
+    return tree / "book" / f"{name}.ipynb"
+
+
+def test_a_profile_table_is_fingerprinted_by_its_values_not_its_layout(tree):
+    """Sections and key order are layout: writing big=dict(epochs=8) as big_epochs=8, or moving a
+    key, leaves a page fresh; a changed value (even 8 -> 8.0) makes it stale."""
+    prof = tree / "sclib" / "profiles.py"
+    src = prof.read_text()
+    flat = src  # lr_onecycle's section big (plateau runs) written as flat keys, in another place
+    for a, b in (("rule_seeds=3, big=dict(epochs=8, seeds=3),", "big_seeds=3, big_epochs=8, rule_seeds=3,"),
+                 ("big=dict(seeds=1)", "big_seeds=1"), ("big=dict(epochs=64)", "big_epochs=64")):
+        assert src.count(a) == 1
+        flat = flat.replace(a, b)
+    _chapter_page(tree)
+    assert runner.stale_reason("lr_onecycle") is None
+    prof.write_text(flat)
+    assert runner.stale_reason("lr_onecycle") is None
+    prof.write_text(flat.replace("big_epochs=8", "big_epochs=8.0"))
+    assert runner.stale_reason("lr_onecycle") == "sclib changed"
+
+
+def test_profile_hash_migration_rewrites_fresh_pages_only_and_is_idempotent(tree, capsys):
+    from sclib import cli
+
+    p = _chapter_page(tree)
+    page = nbformat.read(p, 4)
+    page.metadata["sclib"]["fingerprint"]["sclib"] = runner.sclib_hash("lr_onecycle", rule=1)  # an old page
+    nbformat.write(page, p)
+    assert runner.stale_reason("lr_onecycle") == "sclib changed"
+    assert cli.main(["restyle", "--migrate"]) == 0
+    assert "migrated the profile hash of book/lr_onecycle.ipynb" in capsys.readouterr().out
+    assert runner.stale_reason("lr_onecycle") is None
+    after = p.read_bytes()
+    assert runner.migrate_profile_hash("lr_onecycle") is False and p.read_bytes() == after   # idempotent
+    # a page stale under the old rule (recorded from another table) stays stale
+    prof = tree / "sclib" / "profiles.py"
+    nbformat.write(page, p)
+    prof.write_text(prof.read_text().replace("suggestion_epochs=2,", "suggestion_epochs=3,", 1))
+    assert runner.migrate_profile_hash("lr_onecycle") is False
+    assert runner.stale_reason("lr_onecycle") == "sclib changed"
+    # a page recorded before the tables had sections: its hash is looked up, nothing else moves
+    page.metadata["sclib"]["fingerprint"]["sclib"] = "7b8a77f33ed6b7d9"
+    nbformat.write(page, p)
+    assert runner.migrate_profile_hash("lr_onecycle") is True
+    assert runner.recorded("lr_onecycle")["fingerprint"]["sclib"] == runner.RULE1_RECORDED["7b8a77f33ed6b7d9"]
+
+
 # ---------------------------------------------------------------- presentation-only changes
 def _edit(tree, fn):
     p = tree / "notebooks" / "demo.ipynb"
