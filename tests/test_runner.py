@@ -119,19 +119,25 @@ def test_a_profile_table_is_fingerprinted_by_its_values_not_its_layout(tree):
     assert runner.stale_reason("lr_onecycle") == "sclib changed"
 
 
-def test_profile_hash_migration_rewrites_fresh_pages_only_and_is_idempotent(tree, capsys):
+def _migrates_once(page, what, migrate, capsys):
+    """``sclib restyle --migrate`` rewrites the page's ``what`` hash, the page is then fresh, and a
+    second migration changes nothing."""
     from sclib import cli
 
+    assert cli.main(["restyle", "--migrate"]) == 0
+    assert f"migrated the {what} hash of book/{page.name}" in capsys.readouterr().out
+    assert runner.stale_reason(page.stem) is None
+    after = page.read_bytes()
+    assert migrate(page.stem) is False and page.read_bytes() == after   # idempotent
+
+
+def test_profile_hash_migration_rewrites_fresh_pages_only_and_is_idempotent(tree, capsys):
     p = _chapter_page(tree)
     page = nbformat.read(p, 4)
     page.metadata["sclib"]["fingerprint"]["sclib"] = runner.sclib_hash("lr_onecycle", rule=1)  # an old page
     nbformat.write(page, p)
     assert runner.stale_reason("lr_onecycle") == "sclib changed"
-    assert cli.main(["restyle", "--migrate"]) == 0
-    assert "migrated the profile hash of book/lr_onecycle.ipynb" in capsys.readouterr().out
-    assert runner.stale_reason("lr_onecycle") is None
-    after = p.read_bytes()
-    assert runner.migrate_profile_hash("lr_onecycle") is False and p.read_bytes() == after   # idempotent
+    _migrates_once(p, "profile", runner.migrate_profile_hash, capsys)
     # a page stale under the old rule (recorded from another table) stays stale
     prof = tree / "sclib" / "profiles.py"
     nbformat.write(page, p)
@@ -262,8 +268,6 @@ def test_restyle_refuses_when_the_code_differs(tree, capsys):
 
 
 def test_migration_rewrites_old_style_hashes_of_fresh_pages_only_and_is_idempotent(tree, capsys):
-    from sclib import cli
-
     _prose_notebook(tree)
     _execute_like_papermill(tree)
     p = tree / "book" / "demo.ipynb"
@@ -275,11 +279,7 @@ def test_migration_rewrites_old_style_hashes_of_fresh_pages_only_and_is_idempote
 
     record(runner._source_hash_v1("demo"))            # a page executed before code-only hashes
     assert runner.stale_reason("demo") == "source changed"
-    assert cli.main(["restyle", "--migrate"]) == 0
-    assert "migrated the source hash of book/demo.ipynb" in capsys.readouterr().out
-    assert runner.stale_reason("demo") is None
-    after = p.read_bytes()
-    assert runner.migrate_source_hash("demo") is False and p.read_bytes() == after   # idempotent
+    _migrates_once(p, "source", runner.migrate_source_hash, capsys)
     # a page that was stale (its old hash is of another source) stays stale
     _edit(tree, lambda nb: setattr(nb.cells[2], "source", "from sclib import metrics\nx = 3"))
     record(runner._source_hash_v1("demo"))
