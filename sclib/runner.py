@@ -187,9 +187,7 @@ def _registry_entries(module: str, name: str, rule: int = 2) -> bytes:
                     if isinstance(k, ast.Constant) and k.value == name:
                         if rule == 1:
                             return ast.dump(v).encode()
-                        table = eval(compile(ast.Expression(v), "profiles.py", "eval"),  # literals and profile()
-                                     {"__builtins__": {}, "profile": profiles.profile, "dict": dict})
-                        return json.dumps(table, sort_keys=True).encode()
+                        return json.dumps(_table_value(v), sort_keys=True).encode()
         return b""
     # papers: the PAPER entries whose keys the notebook names literally, and the seed names
     code = _notebook_code(name)
@@ -202,6 +200,31 @@ def _registry_entries(module: str, name: str, rule: int = 2) -> bytes:
         elif isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "").startswith("SEED_"):
             used.append(ast.dump(node))
     return "\n".join(used).encode()
+
+
+def _table_value(node):
+    """The value of a profile table's syntax tree: literals, arithmetic on numbers (``1 / 100``),
+    ``dict(...)`` and ``profile(...)`` calls; anything else is refused (nothing is evaluated)."""
+    import ast
+    import operator
+
+    ops = {ast.Div: operator.truediv, ast.Mult: operator.mul, ast.Add: operator.add,
+           ast.Sub: operator.sub, ast.Pow: operator.pow, ast.USub: operator.neg, ast.UAdd: operator.pos}
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_table_value(x) for x in node.elts]
+    if isinstance(node, ast.Dict):
+        return {_table_value(k): _table_value(x) for k, x in zip(node.keys, node.values)}
+    if isinstance(node, ast.UnaryOp) and type(node.op) in ops:
+        return ops[type(node.op)](_table_value(node.operand))
+    if isinstance(node, ast.BinOp) and type(node.op) in ops:
+        return ops[type(node.op)](_table_value(node.left), _table_value(node.right))
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("dict", "profile") and not node.args:
+        kw = {k.arg: _table_value(k.value) for k in node.keywords}
+        return profiles.profile(**kw) if node.func.id == "profile" else kw
+    raise ValueError(f"profiles.py:{getattr(node, 'lineno', '?')}: a profile table holds literals, "
+                     f"dict(...) and profile(...) only, not {ast.dump(node)[:60]}")
 
 
 def sclib_hash(name: str, rule: int = 2) -> str:

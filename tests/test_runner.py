@@ -286,3 +286,12 @@ def test_migration_rewrites_old_style_hashes_of_fresh_pages_only_and_is_idempote
     _edit(tree, lambda nb: setattr(nb.cells[2], "source", "from sclib import metrics\nx = 4"))
     assert runner.migrate_source_hash("demo") is False
     assert runner.stale_reason("demo") == "source changed"
+
+
+def test_a_profile_table_is_read_never_evaluated():
+    import ast
+
+    node = ast.parse("profile(cpu=dict(a=1 / 100, b=[-1, 2.0]), smoke={}, gpu=dict(a=0.5))", mode="eval").body
+    assert runner._table_value(node)["gpu"] == {"a": 0.5, "b": [-1, 2.0]}
+    with pytest.raises(ValueError, match="literals"):
+        runner._table_value(ast.parse("profile(cpu=dict(a=open('x')), smoke={}, gpu={})", mode="eval").body)
