@@ -17,7 +17,7 @@ mixup, distillation, on top of ResNet-50-D). :func:`chain` is that sequence as
   GradScaler on a GPU (:func:`low_precision`); weights, optimizer and evaluation stay in float32.
   Under float64 (the smoke profile) autocast leaves every op alone, so there is no such arm.
 - :func:`large_batch` is the BS=1024 column: the same first rows with the batch ``scale_k`` ×
-  larger and the LR scaled linearly (``tricks.linear_scaled_lr``), the same epochs.
+  larger and the LR scaled linearly (:func:`linear_scaled_lr`), the same epochs.
 - Every arm is scored **once, after its last epoch, on every test image** (:func:`train_arm`);
   arms that draw a curve also score :data:`CURVE_N` test images after every epoch.
 
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from . import data as D
-from . import models, optim, papers, train, tricks
+from . import models, optim, papers, train
 from .errors import ConfigError
 from .experiments import sweep
 
@@ -76,6 +76,17 @@ class Arm:
         return len(self.history.epoch) * int(self.history.config.get("n_train", 0))
 
 
+def linear_scaled_lr(base_lr: float, batch_size: int) -> float:
+    """Goyal et al.'s rule as Bag of Tricks uses it: LR = base_lr × b / 256."""
+    return base_lr * batch_size / 256
+
+
+def step_milestones(epochs: int) -> list:
+    """The baseline's step decay: ×0.1 at 50% and 75% of training (at least epoch 1)."""
+    ms = sorted({max(1, round(epochs * 0.5)), max(1, round(epochs * 0.75))})
+    return [m for m in ms if m < epochs] or [max(1, epochs - 1)]
+
+
 def low_precision(device=None) -> str | None:
     """The low-precision mode of this device: ``"fp16"`` on CUDA (the paper's FP16, with a loss
     scaler), ``"bf16"`` on a CPU; None when torch's default dtype is float64, where autocast
@@ -95,10 +106,10 @@ def chain(cfg, precision: str | None = None) -> list:
 
     Every LR comes from one rule, the paper's linear scaling: ``base_lr`` × batch / 256. The
     baseline's step decay divides it by 10 at 50% and 75% of the epochs
-    (``tricks.step_milestones``); warmup rises linearly from 0.1× over ``warmup_epochs``. The
+    (:func:`step_milestones`); warmup rises linearly from 0.1× over ``warmup_epochs``. The
     "+ low precision" row is left out when ``precision`` is None."""
-    lr = tricks.linear_scaled_lr(cfg.base_lr, cfg.batch_size)
-    step = {"kind": "step", "milestones": tricks.step_milestones(cfg.epochs), "gamma": 0.1}
+    lr = linear_scaled_lr(cfg.base_lr, cfg.batch_size)
+    step = {"kind": "step", "milestones": step_milestones(cfg.epochs), "gamma": 0.1}
     warm = dict(warmup_epochs=cfg.warmup_epochs, warmup_start_factor=0.1)
     kw = dict(lr=lr, schedule=step, optimizer="sgd", precision="fp32", model_kwargs={})
     rows = []
@@ -132,7 +143,7 @@ def large_batch(cfg, rows: list) -> dict:
     the LR scaled linearly with it, the same epochs (so ``scale_k`` × fewer updates)."""
     big = cfg.batch_size * cfg.scale_k
     r = dict(rows)
-    return {label: dict(r[label], batch_size=big, lr=tricks.linear_scaled_lr(cfg.base_lr, big))
+    return {label: dict(r[label], batch_size=big, lr=linear_scaled_lr(cfg.base_lr, big))
             for label in LARGE_BATCH_ROWS}
 
 
@@ -142,7 +153,7 @@ def longer(cfg, arm: dict, times: int = 2) -> tuple:
     out = dict(arm)
     sched = out.get("schedule")
     if isinstance(sched, dict) and sched.get("kind") == "step":
-        out["schedule"] = dict(sched, milestones=tricks.step_milestones(times * cfg.epochs))
+        out["schedule"] = dict(sched, milestones=step_milestones(times * cfg.epochs))
     return times * cfg.epochs, out
 
 

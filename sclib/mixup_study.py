@@ -26,10 +26,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from . import data as D
-from . import metrics, models, papers, train
+from . import calibration, models, papers, train
 from .errors import ConfigError
 from .experiments import sweep
 
@@ -100,38 +99,13 @@ def batches(dataset: str, *, n_train, n_test, batch_size: int, seed: int, root=N
     return tr, te
 
 
-@torch.no_grad()
-def _logits(net, x, channels_last: bool, chunk: int = 1000):
-    out = []
-    for i in range(0, len(x), chunk):
-        xb = x[i: i + chunk]
-        if channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        out.append(net(xb).float())
-    return torch.cat(out)
-
-
-def measure(net, tr, te, n_bins: int = 15, channels_last: bool = False) -> dict:
-    """Test accuracy, NLL, ECE and mean max-softmax confidence; clean training accuracy."""
-    net.eval()
-    z, y = _logits(net, te.x, channels_last), te.y
-    ztr = _logits(net, tr.x, channels_last)
-    if not (torch.isfinite(z).all() and torch.isfinite(ztr).all()):
-        return None
-    p = F.softmax(z, dim=1)
-    return dict(test_acc=float((z.argmax(1) == y).float().mean()),
-                test_nll=float(F.cross_entropy(z, y)),
-                ece=float(metrics.expected_calibration_error(p.cpu(), y.cpu(), n_bins)),
-                mean_conf=float(p.max(1).values.mean()),
-                train_acc=float((ztr.argmax(1) == tr.y).float().mean()))
-
-
 def train_measured(*, dataset: str, model: str, n_train, n_test, epochs: int, batch_size: int,
                    lr: float, momentum: float, weight_decay: float, seed: int, schedule="cosine",
                    mixup_alpha: float = 0.0, model_kwargs: dict | None = None,
                    channels_last: bool = False, stop_on_nan: bool = False, ece_bins: int = 15,
                    root=None, device=None) -> Run:
-    """Train one network (``sclib.train.fit``, no test set in the loop) and :func:`measure` it.
+    """Train one network (``sclib.train.fit``, no test set in the loop), then measure it on the test
+    set (:func:`sclib.calibration.measure`) and its accuracy on the clean training images.
 
     ``stop_on_nan`` ends the run at the first non-finite step loss (a hook: such runs are not
     kept in the run store). Same arguments, same numbers."""
@@ -147,12 +121,15 @@ def train_measured(*, dataset: str, model: str, n_train, n_test, epochs: int, ba
     h = train.fit(net, tr, None, epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay,
                   schedule=schedule, mixup_alpha=mixup_alpha, channels_last=channels_last,
                   on_step=hook, progress=False, config=cfg)
-    m = None if h.diverged else measure(net, tr, te, ece_bins, channels_last)
-    if m is None:
-        nan = float("nan")
-        return Run(history=h, test_acc=0.0, test_nll=nan, ece=nan, mean_conf=nan, train_acc=0.0,
-                   diverged=True, n_test=te.num_examples)
-    return Run(history=h, diverged=False, n_test=te.num_examples, **m)
+    if not h.diverged:
+        m = calibration.measure(net, te, ece_bins, channels_last=channels_last)
+        fit_ = calibration.measure(net, tr, channels_last=channels_last)  # tr as Batches: clean, in order
+        if m["finite"] and fit_["finite"]:
+            return Run(history=h, test_acc=m["acc"], test_nll=m["nll"], ece=m["ece"], mean_conf=m["mean_conf"],
+                       train_acc=fit_["acc"], diverged=False, n_test=te.num_examples)
+    nan = float("nan")
+    return Run(history=h, test_acc=0.0, test_nll=nan, ece=nan, mean_conf=nan, train_acc=0.0,
+               diverged=True, n_test=te.num_examples)
 
 
 # ------------------------------------------------------------------ the page's experiments

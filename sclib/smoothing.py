@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import metrics, train
+from . import calibration, train
 from .experiments import sweep
 from .errors import ConfigError, check_number
 
@@ -96,15 +96,6 @@ def gap_star(eps: float, K: int) -> float:
     (Bag of Tricks Fig. 4, top, with torch's q' = (1-ε)·δ + ε/K): log(q'(true)/q'(other)) =
     log(1 + K(1-ε)/ε) = 2·a*(ε, K); inf for ε = 0 (plain CE wants an unbounded gap)."""
     return 2 * a_star(eps, K)
-
-
-def logit_gaps(logits: torch.Tensor) -> np.ndarray:
-    """Per example, the gap between the maximum logit and the average of the rest (Bag of
-    Tricks Fig. 4, bottom)."""
-    z = torch.as_tensor(logits, dtype=_DT)
-    top = z.max(1).values
-    rest = (z.sum(1) - top) / (z.shape[1] - 1)
-    return (top - rest).numpy()
 
 
 def a_star_slide(eps: float) -> float:
@@ -296,22 +287,6 @@ class Trained:
     history: object = None
 
 
-@torch.no_grad()
-def measure(model, test_batches, n_bins: int = 15) -> dict:
-    """Accuracy, NLL, ECE, confidences, logit norms, logit gaps (:func:`logit_gaps`) and the
-    number of classes of ``model`` on normalized (x, y) batches."""
-    model.eval()
-    logits, ys = [], []
-    for x, y in test_batches:
-        logits.append(model(x).double().cpu())
-        ys.append(y.cpu())
-    z, y = torch.cat(logits), torch.cat(ys)
-    p = z.softmax(1)
-    return dict(acc=metrics.accuracy(z, y), nll=F.cross_entropy(z, y).item(), num_classes=int(z.shape[1]),
-                ece=metrics.expected_calibration_error(p, y, n_bins=n_bins),
-                conf=p.max(1).values.numpy(), logit_norm=z.norm(dim=1).mean().item(), gaps=logit_gaps(z))
-
-
 def real_data(cfg, epsilons=EPSILONS, progress: bool = True) -> dict:
     """Train ``cfg.model`` on ``cfg.dataset`` for every ε and seed (cosine LR from ``cfg.lr``,
     as Bag of Tricks pairs smoothing with cosine decay). Returns ε -> list of :class:`Trained`."""
@@ -324,9 +299,9 @@ def real_data(cfg, epsilons=EPSILONS, progress: bool = True) -> dict:
                                  label_smoothing=e, n_train=cfg.n_train, n_test=cfg.n_test,
                                  device=cfg.device, root=cfg.root, seed=s, progress=False,
                                  return_model=True, channels_last=cfg.channels_last)
-        m = measure(net, test, n_bins=cfg.ece_bins)
+        m = calibration.measure(net, test, n_bins=cfg.ece_bins, channels_last=cfg.channels_last)
         return Trained(eps=e, seed=s, test_acc=m["acc"], train_loss=h.train_loss[-1],
-                       test_nll=m["nll"], ece=m["ece"], mean_conf=float(m["conf"].mean()),
+                       test_nll=m["nll"], ece=m["ece"], mean_conf=m["mean_conf"],
                        logit_norm=m["logit_norm"], conf=m["conf"], gaps=m["gaps"],
                        num_classes=m["num_classes"], history=h)
 

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from sclib import ablation, models, papers, profiles, tricks
+from sclib import ablation, models, papers, profiles
 from sclib.errors import ConfigError
 
 
@@ -29,18 +29,28 @@ def _diff(a: dict, b: dict) -> set:
     return {k for k in set(a) | set(b) if norm(a.get(k)) != norm(b.get(k))}
 
 
+def test_linear_scaling_and_milestones():
+    assert ablation.linear_scaled_lr(0.1, 256) == pytest.approx(0.1)
+    assert ablation.linear_scaled_lr(0.1, 1024) == pytest.approx(0.4)
+    assert ablation.linear_scaled_lr(0.2, 128) == pytest.approx(0.1)
+    assert ablation.step_milestones(8) == [4, 6]
+    assert ablation.step_milestones(90) == [45, 68]
+    assert all(0 < m < 4 for m in ablation.step_milestones(4))
+    assert ablation.step_milestones(2) == [1]
+
+
 def test_chain_adds_one_change_per_row():
     cfg = profiles.resolve("bag_of_tricks", "cpu")
     rows = ablation.chain(cfg, "bf16")
     assert [label for label, _ in rows] == CHAIN
     r = dict(rows)
-    lr = tricks.linear_scaled_lr(cfg.base_lr, cfg.batch_size)
+    lr = ablation.linear_scaled_lr(cfg.base_lr, cfg.batch_size)
     assert all(kw["lr"] == pytest.approx(lr) for _, kw in rows)  # one LR rule, no per-row LR
     changed = [_diff(a, b) for (_, a), (_, b) in zip(rows, rows[1:])]
     assert changed == [{"schedule"}, {"model_kwargs"}, {"optimizer"}, {"precision"}, {"model_kwargs"},
                        {"model_kwargs"}, {"schedule"}, {"label_smoothing"}, {"mixup_alpha"}]
     base = r["linear scaling"]
-    assert base["schedule"] == {"kind": "step", "milestones": tricks.step_milestones(cfg.epochs), "gamma": 0.1}
+    assert base["schedule"] == {"kind": "step", "milestones": ablation.step_milestones(cfg.epochs), "gamma": 0.1}
     assert base["precision"] == "fp32" and base["optimizer"] == "sgd" and base["model_kwargs"] == {}
     assert r["+ LR warmup"]["schedule"]["warmup_epochs"] == cfg.warmup_epochs
     assert r["+ no bias decay"]["optimizer"].__name__ == "torch_sgd+nbd"

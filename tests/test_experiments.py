@@ -35,7 +35,7 @@ def test_target_is_the_baselines_final_accuracy_not_the_worse_runs_best():
 
 
 def test_tta_rows_read_histories_of_trained_objects():
-    class Trained:  # sclib.tricks.Trained-like: the History is an attribute
+    class Trained:  # a measured run: the History is an attribute
         def __init__(self, h):
             self.history = h
     runs = {0.0: [Trained(_h([0.5, 0.6]))] * 3, 0.2: [Trained(_h([0.6, 0.7]))] * 3}

@@ -98,32 +98,3 @@ def test_fit_mixup_uses_soft_targets_and_runs():
     h = train.fit(net, tr, tr, epochs=1, lr=0.01, mixup_alpha=0.4, progress=False)
     assert h.config["mixup_alpha"] == 0.4 and len(h.loss) == 4
     assert all(math.isfinite(v) for v in h.loss)
-
-
-def _tiny_cfg(**over):
-    from types import SimpleNamespace
-
-    kw = dict(dataset="digits", model="simple", epochs=1, long_epochs=1, batch_size=32, lr=0.05,
-              momentum=0.9, weight_decay=0.0, n_train=96, n_test=64, device=None, root=None, seeds=3,
-              ece_bins=10, res_dataset="digits", res_model="resnet8", res_epochs=1, res_batch_size=32,
-              res_lr=0.05, res_n_train=64, res_n_test=64, res_seeds=3, res_mixup_alpha=0.2)
-    kw.update(over)
-    return SimpleNamespace(**kw)
-
-
-def test_chapter_runs_are_paired_by_seed():
-    """Every arm of a verdict runs seeds 0..n-1: the long-budget runs repeat the sweep's seeds
-    (same budget, same numbers), and every ZeroInit row shares them."""
-    import torch
-
-    from sclib import tricks
-
-    torch.set_num_threads(1)
-    cfg = _tiny_cfg()
-    sweep = tricks.mixup_sweep(cfg, alphas=(0.0, 0.4), progress=False)
-    long = tricks.mixup_long(cfg, (0.0, 0.4), progress=False)
-    for a in (0.0, 0.4):
-        assert [t.history.config["seed"] for t in long[a]] == [0, 1, 2]
-        assert [t.test_acc for t in long[a]] == [t.test_acc for t in sweep[a]]
-    zt = tricks.zeroinit_table(cfg, rows=tricks.ZEROINIT_ROWS[:2], progress=False)
-    assert all([t.history.config["seed"] for t in ts] == [0, 1, 2] for ts in zt.values())

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from sclib import mixup_study as ms
-from sclib import models, papers, train
+from sclib import calibration, models, papers, train
 from sclib.errors import ConfigError
 
 RUN = dict(dataset="digits", model="resnet8", n_train=200, n_test=100, batch_size=32, lr=0.1,
@@ -76,16 +76,17 @@ def test_a_run_is_repeatable_and_its_measurements_are_what_they_say():
         assert 0.0 <= v <= 1.0
     assert r1.gap == pytest.approx(r1.train_acc - r1.test_acc)
     assert r1.seconds > 0 and len(r1.history.epoch) == 2
-    # measure() against a direct computation on a fixed network
+    # the measurements against a direct computation on a fixed network: the training set (shuffled,
+    # augmented Batches) is measured clean and in order
     tr, te = ms.batches("digits", n_train=200, n_test=100, batch_size=32, seed=0)
     torch.manual_seed(0)
     net = models.create("resnet8", 10, 1).eval()
-    m = ms.measure(net, tr, te, n_bins=10)
     with torch.no_grad():
         z, ztr = net(te.x), net(tr.x)
-    assert m["test_acc"] == pytest.approx(float((z.argmax(1) == te.y).float().mean()))
-    assert m["train_acc"] == pytest.approx(float((ztr.argmax(1) == tr.y).float().mean()))
-    assert m["test_nll"] == pytest.approx(float(F.cross_entropy(z, te.y)), rel=1e-5)
+    m, clean = calibration.measure(net, te, n_bins=10), calibration.measure(net, tr)
+    assert m["acc"] == pytest.approx(float((z.argmax(1) == te.y).float().mean()))
+    assert clean["acc"] == pytest.approx(float((ztr.argmax(1) == tr.y).float().mean()))  # unaugmented
+    assert m["nll"] == pytest.approx(float(F.cross_entropy(z, te.y)), rel=1e-5)
     assert m["mean_conf"] == pytest.approx(float(F.softmax(z, 1).max(1).values.mean()), rel=1e-5)
 
 
@@ -96,6 +97,21 @@ def test_stop_on_nan_ends_a_diverging_run_at_its_first_non_finite_loss():
     losses = r.history.loss
     assert not math.isfinite(losses[-1]) and all(math.isfinite(x) for x in losses[:-1])
     assert len(losses) < 2 * 4  # stopped within the first epoch of 4 steps, not after 2 epochs
+
+
+def test_a_run_whose_final_logits_are_not_finite_counts_as_diverged(monkeypatch):
+    """Training ended, but the network's test or clean-training logits hold a nan or inf: no usable
+    predictions, so the run is a diverged one (accuracies 0, NLL and calibration nan)."""
+    real = calibration.measure
+    for bad in ("test", "train"):
+        def measure(net, batches, *a, **kw):
+            m = real(net, batches, *a, **kw)
+            is_train = batches.shuffle  # the training Batches is the shuffled one
+            return dict(m, finite=False) if is_train == (bad == "train") else m
+
+        monkeypatch.setattr(ms.calibration, "measure", measure)
+        r = ms.train_measured(**RUN, epochs=1, seed=0)
+        assert r.diverged and r.test_acc == 0.0 and r.train_acc == 0.0 and math.isnan(r.test_nll), bad
 
 
 def test_the_experiments_are_paired_by_seed():

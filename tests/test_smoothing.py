@@ -114,16 +114,6 @@ def test_ece_hand_cases():
 
 
 
-def test_measure_reports_accuracy_confidence_and_classes():
-    torch.manual_seed(0)
-    net = torch.nn.Linear(4, 3).double()
-    x, y = torch.randn(10, 4, dtype=torch.float64), torch.randint(0, 3, (10,))
-    m = S.measure(net, [(x[:6], y[:6]), (x[6:], y[6:])], n_bins=5)
-    z = net(x)
-    assert m["num_classes"] == 3  # the chapter's chance gate is 1/num_classes
-    assert m["acc"] == pytest.approx(float((z.argmax(1) == y).double().mean()))
-    assert m["conf"].shape == (10,) and m["nll"] == pytest.approx(float(torch.nn.functional.cross_entropy(z, y)))
-
 def test_bad_input_is_one_line_config_error():
     with pytest.raises(ConfigError, match="eps"):
         S.loss_ls(1.0, 1.5)
@@ -149,8 +139,3 @@ def test_gap_star_is_where_the_smoothed_loss_is_minimal(K, eps):
         assert S.gap_star(eps, K) == pytest.approx(math.log(9001))
 
 
-def test_logit_gaps_are_max_minus_mean_of_the_rest():
-    z = torch.tensor([[5.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
-    assert S.logit_gaps(z) == pytest.approx([4.5, 3.0])
-    m = S.measure(torch.nn.Identity(), [(z.double(), torch.tensor([0, 2]))])
-    assert m["gaps"] == pytest.approx([4.5, 3.0])
