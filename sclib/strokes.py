@@ -35,7 +35,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 import torch
 
-from . import metrics
+from . import calibration, metrics
 from . import train as T
 from .errors import ConfigError, DataMissingError, check_choice, check_number
 
@@ -448,16 +448,6 @@ class RenderedBatches:
 
 
 # ---------------------------------------------------------------- MAP@3 during fit
-@torch.no_grad()
-def predict(model, batches) -> torch.Tensor:
-    """Logits for every example of ``batches`` (unshuffled), in eval mode."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model(x).float().cpu() for x, _ in batches])
-    model.train(was_training)
-    return out
-
-
 def fit_map_at_k(model, train, val, *, k: int = 3, scores_out: list | None = None, **fit_kwargs):
     """``sclib.train.fit`` that also scores MAP@k on ``val`` after every epoch of the same run.
 
@@ -466,8 +456,8 @@ def fit_map_at_k(model, train, val, *, k: int = 3, scores_out: list | None = Non
     maps = []
 
     def score():
-        logits = predict(model, val)
-        maps.append(metrics.map_at_k(logits, val.y.cpu(), k))
+        logits, y = calibration.logits(model, val, channels_last=fit_kwargs.get("channels_last", False))
+        maps.append(metrics.map_at_k(logits, y, k))
         if scores_out is not None:
             scores_out.append(logits)
 
@@ -490,14 +480,17 @@ def onecycle(max_lr: float) -> dict:
 
 
 def schedule_sweep(model: str, train, val, *, runs: dict, seeds, num_classes: int, desc: str = "runs",
-                   scores_out: dict | None = None, **fit_kwargs) -> dict:
-    """MAP@3 after every epoch of every run, for every seed.
+                   scores_out: dict | None = None, every_epoch: bool = True, **fit_kwargs) -> dict:
+    """MAP@3 of every run, for every seed: after every epoch, or (``every_epoch=False``) of the
+    final weights only.
 
     ``runs`` maps a label to ``(schedule spec, epochs)``. Seed ``s`` fixes the initial weights
     and the order of the training batches, the same for every label, so the labels are paired
-    by seed. Returns ``{label: [MAP@3 per epoch] per seed}`` (seed order). With ``scores_out`` a
-    dict, the validation logits after each run's last epoch go to ``scores_out[label]`` (a list
-    in seed order)."""
+    by seed. Returns ``{label: [MAP@3 per epoch] per seed}`` (seed order); with
+    ``every_epoch=False``, ``{label: [final MAP@3] per seed}`` (NaN for a diverged run). Those
+    runs have no hook, so the run store keeps them and a re-executed page retrains none of them.
+    With ``scores_out`` a dict, the validation logits after each run's last epoch go to
+    ``scores_out[label]`` (a list in seed order)."""
     import copy
 
     from . import models
@@ -510,7 +503,15 @@ def schedule_sweep(model: str, train, val, *, runs: dict, seeds, num_classes: in
         T.seed_everything(s)
         net = models.create(model, num_classes, int(train.x.shape[1]))
         logits = []
-        _, maps = fit_map_at_k(net, tb, val, epochs=epochs, schedule=spec, scores_out=logits, **fit_kwargs)
+        if every_epoch:
+            _, maps = fit_map_at_k(net, tb, val, epochs=epochs, schedule=spec, scores_out=logits, **fit_kwargs)
+        else:
+            h = T.fit(net, tb, None, epochs=epochs, schedule=spec, **fit_kwargs)  # no hook: the store keeps it
+            maps = math.nan
+            if not h.diverged:
+                z, y = calibration.logits(net, val, channels_last=fit_kwargs.get("channels_last", False))
+                logits.append(z)
+                maps = metrics.map_at_k(z, y, 3)
         if scores_out is not None:
             scores_out.setdefault(label, []).append(logits[-1] if logits else None)
         return maps

@@ -193,8 +193,9 @@ def test_map3_after_each_epoch_of_one_run(ndjson_root):
     h, maps = S.fit_map_at_k(m, tr, va, epochs=2, lr=0.05, schedule="constant", progress=False)
     assert len(maps) == 2 and len(h.epoch) == 2 and all(0 <= v <= 1 for v in maps)
     # the last score is the trained model's MAP@3 on the validation split
+    from sclib.calibration import logits
     from sclib.metrics import map_at_k
-    assert maps[-1] == pytest.approx(map_at_k(S.predict(m, va), va.y, 3))
+    assert maps[-1] == pytest.approx(map_at_k(logits(m, va)[0], va.y, 3))
 
 
 def test_submission_format(tmp_path):
@@ -246,3 +247,34 @@ def test_schedule_sweep_pairs_seeds_and_scores_every_epoch(ndjson_root):
     assert not torch.equal(scores["one-cycle"][0], scores["one-cycle"][1])  # seeds differ (init, data order)
     assert tr.seed == 0                                          # the caller's batches are untouched
     assert S.conventional(8) == {"kind": "step", "milestones": [6.0], "gamma": 0.1}
+
+
+def test_schedule_sweep_final_only_is_the_same_run_kept_by_the_store(ndjson_root, monkeypatch):
+    from sclib.data import Batches
+
+    ds = S.load_split(ndjson_root, n_classes=3, per_class=12, seed=0)
+    tr = Batches(S.render_batch(ds.train.drawings, 16), ds.train.labels, 8, shuffle=True)
+    va = Batches(S.render_batch(ds.val.drawings, 16), ds.val.labels, 2, mean=tr.mean, std=tr.std)
+    runs = {"conventional": (S.conventional(2), 2), "one-cycle": (S.onecycle(0.4), 2)}
+    kw = dict(runs=runs, seeds=[0, 1], num_classes=3, lr=0.04, momentum=0.9, progress=False)
+    every = S.schedule_sweep("simple", tr, va, **kw)
+    final = S.schedule_sweep("simple", tr, va, every_epoch=False, **kw)
+    # the final weights' MAP@3 is the last per-epoch score of the same (hooked) run, seed by seed
+    assert {k: [m[-1] for m in v] for k, v in every.items()} == final
+    # the hook-free runs are in the store: a second sweep trains nothing and scores the same
+    from sclib import models
+    steps, create = [], models.create
+
+    def count(mod, *_):  # training-mode forward passes (scoring runs in eval mode)
+        if mod.training:
+            steps.append(1)
+
+    def counting(*a, **k):
+        m = create(*a, **k)
+        m.register_forward_hook(count)
+        return m
+
+    monkeypatch.setattr(models, "create", counting)
+    assert S.schedule_sweep("simple", tr, va, every_epoch=False, **kw) == final
+    assert steps == []
+    assert S.schedule_sweep("simple", tr, va, **kw) == every and steps  # hooked runs always train
