@@ -132,3 +132,12 @@ def test_figures_fit_the_text_column(name):
 
     wide = [(i, w) for i, w in _png_widths(name) if w > MAX_WIDTH_PX]
     assert not wide, f"{name}: figures wider than {MAX_WIDTH_PX} px (cell, px): {wide}"
+
+
+def test_readme_names_every_library_module_and_no_other():
+    # the README's layout table is the reader's map of sclib: a module added or removed must show there
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `sclib/` |"))
+    named = set(re.findall(r"`(\w+)`", row)) - {"sclib"}
+    modules = {p.stem for p in (ROOT / "sclib").glob("*.py")} - {"__init__", "__main__"}
+    assert not modules - named, f"README's sclib/ row does not name: {sorted(modules - named)}"
+    assert not named - modules, f"README's sclib/ row names no such module: {sorted(named - modules)}"
