@@ -353,7 +353,7 @@ def sweep_jobs(cfg, runs: int = 4, n_test: int | None = 1000) -> list:
                  channels_last=True, device="cpu", progress=False) for s in range(runs)]
 
 
-def sweep(cfg, runs: int = 4, n_test: int | None = 1000, workers=None) -> dict:
+def sweep_speedup(cfg, runs: int = 4, n_test: int | None = 1000, workers=None) -> dict:
     """Wall clock of a sweep of :func:`sweep_jobs` run by the ``serial`` executor (all cores as
     torch threads in this process) and by ``processes`` (``workers`` processes, default one per
     core, cores // workers threads each; its pool started beforehand, the start timed apart).
@@ -383,7 +383,7 @@ def summary(cfg, *, repeats: int = 3, steps: int = 20, matmul_n: int = 2048, swe
     with _threads(cores):
         fit = fit_vs_loop(cfg, repeats=repeats, channels_last=True)
         mm = matmul_gflops(matmul_n, repeats=max(3, repeats))
-    sw = sweep(cfg, runs=sweep_runs, n_test=sweep_n_test)
+    sw = sweep_speedup(cfg, runs=sweep_runs, n_test=sweep_n_test)
     train_gflops = st["cpu_img_s"] * st["flops_per_image"] / 1e9
     return {
         "fit_ratio": fit["ratio"],

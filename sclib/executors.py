@@ -87,7 +87,7 @@ def _dtype() -> str:
     return str(torch.get_default_dtype()).removeprefix("torch.")
 
 
-def _picklable(fn, executor: str) -> None:
+def check_picklable(fn, executor: str) -> None:
     """``fn`` must reach the workers: module-level, and for spawned processes not defined in an
     interactive ``__main__`` (a notebook's functions cannot be imported by another process)."""
     import sys
@@ -192,7 +192,7 @@ def _ray_run(fn, jobs, threads, bar):
 
 # ---------------------------------------------------------------- the one entry point
 def run(fn, jobs, *, executor: str = "serial", workers=None, threads=None, progress: bool = True,
-        desc: str = "runs") -> list:
+        desc: str = "runs", unit: str = "run") -> list:
     """``[fn(job) for job in jobs]``, in job order, on ``executor`` (``serial``, ``processes``
     or ``ray``; see the module docstring). ``processes``: ``workers`` processes (default: the
     cores) with ``threads`` torch threads per job (default: cores // workers). ``ray``: each
@@ -203,10 +203,10 @@ def run(fn, jobs, *, executor: str = "serial", workers=None, threads=None, progr
     workers, threads = plan(executor, workers, threads)
     jobs = list(jobs)
     if executor != "serial":
-        _picklable(fn, executor)
+        check_picklable(fn, executor)
     if not jobs:
         return []
-    bar = progress_bar(total=len(jobs), desc=desc, unit="run", disable=not progress, mininterval=5)
+    bar = progress_bar(total=len(jobs), desc=desc, unit=unit, disable=not progress, mininterval=5)
     try:
         if executor == "processes":
             return _processes(fn, jobs, workers, threads, bar)

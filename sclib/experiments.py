@@ -7,26 +7,41 @@ import math
 
 import numpy as np
 
-from . import report, train
-from .errors import ConfigError
-from .progress import bar as progress_bar
+from . import executors, report, train
+from .errors import ConfigError, check_choice
 
 
-def sweep(fn, arms, seeds, *, desc: str = "runs", unit: str = "run", progress: bool = True) -> dict:
+def sweep(fn, arms, seeds, *, desc: str = "runs", unit: str = "run", progress: bool = True,
+          executor: str = "serial", workers=None, threads=None) -> dict:
     """``fn(arm, seed)`` for every seed × arm, under one progress bar on the terminal.
 
     ``arms``: the arms' labels (any hashable; a dict's keys). Runs go seed by seed (every arm of
     seed 0, then of seed 1, ...), so a sweep cut short holds whole seeds and a resumed one finds
     them in the run store. Returns label -> [``fn(label, s)`` for s in ``seeds``], in seed order:
-    arms with the same seed are paired."""
+    arms with the same seed are paired.
+
+    ``executor`` (``serial``, ``processes``, ``ray``), ``workers`` and ``threads`` choose where
+    the runs go, as in :func:`sclib.executors.run`; off ``serial``, ``fn`` must be picklable (a
+    module-level function, or a ``functools.partial`` of one) and so must the labels."""
+    executors.plan(executor, workers, threads)  # a bad executor or size fails before any run
     seeds, labels = list(seeds), list(arms)
     if len(set(labels)) != len(labels):
         raise ConfigError(f"arm labels must be distinct, got {labels}")
-    out = {label: [] for label in labels}
+    if executor != "serial":
+        executors.check_picklable(fn, executor)
     jobs = [(label, s) for s in seeds for label in labels]
-    for label, s in progress_bar(jobs, desc=desc, unit=unit, disable=not progress, mininterval=5):
-        out[label].append(fn(label, s))
+    results = executors.run(_arm_seed, [(fn, label, s) for label, s in jobs], executor=executor, workers=workers,
+                            threads=threads, progress=progress, desc=desc, unit=unit)
+    out = {label: [] for label in labels}
+    for (label, _), r in zip(jobs, results):
+        out[label].append(r)
     return out
+
+
+def _arm_seed(job):
+    """One sweep job (module-level: it reaches worker processes): ``fn(arm, seed)``."""
+    fn, label, s = job
+    return fn(label, s)
 
 
 def data_epochs(h: train.History) -> np.ndarray:
@@ -39,59 +54,98 @@ def data_epochs(h: train.History) -> np.ndarray:
     return np.array([min(e * spe, steps) / spe for e in h.epoch], dtype=float)
 
 
-def epochs_to(h: train.History, target: float) -> float:
-    """Epochs of data until the first evaluation at or above ``target`` (inf if none)."""
+def steps_per_epoch(h: train.History) -> np.ndarray:
+    """Optimizer steps of every epoch of ``h``: ⌈n_train / batch⌉, the batch may change from
+    epoch to epoch (``h.config`` names ``n_train``)."""
+    if "n_train" not in h.config:
+        raise ConfigError("counting a run's updates per epoch needs its config's n_train")
+    n = h.config["n_train"]
+    sizes = h.batch_size or [h.config["batch_size"]] * len(h.epoch)
+    return np.array([-(-n // b) for b in sizes], dtype=int)
+
+
+def updates_at(h: train.History) -> np.ndarray:
+    """The parameter updates made by each of a History's evaluations: min(i × steps per epoch,
+    steps run) after the i-th; with a batch that changed between epochs, the steps of the
+    epochs up to it (:func:`steps_per_epoch`)."""
+    if len(set(h.batch_size)) > 1 or not h.steps_per_epoch:
+        return np.cumsum(steps_per_epoch(h))[np.asarray(h.epoch, dtype=int) - 1].astype(float)
+    return np.minimum(np.asarray(h.epoch, dtype=float) * h.steps_per_epoch, float(len(h.lr)))
+
+
+COSTS = {"epochs": data_epochs, "updates": updates_at}  #: what a time-to-target counts
+
+
+def _first_at(h: train.History, target: float):
+    """Index of the first evaluation at or above ``target`` (None if none)."""
     reach = target - 1e-12 * max(1.0, abs(target))  # a run whose accuracy is the target reaches it
     hit = np.flatnonzero(np.asarray(h.test_acc, dtype=float) >= reach)
-    return float(data_epochs(h)[hit[0]]) if hit.size else math.inf
+    return int(hit[0]) if hit.size else None
 
 
-def speed(ours: list, baseline: list, *, claim_ratio: float | None = None) -> dict:
-    """The claim "``ours`` reaches the baseline's accuracy in fewer epochs of data", from
-    Histories paired by seed.
+def epochs_to(h: train.History, target: float, cost: str = "epochs") -> float:
+    """Epochs of data (``cost="updates"``: parameter updates) until the first evaluation at or
+    above ``target`` (inf if none)."""
+    check_choice("cost", cost, tuple(COSTS))
+    i = _first_at(h, target)
+    return math.inf if i is None else float(COSTS[cost](h)[i])
+
+
+def speed(ours: list, baseline: list, *, claim_ratio: float | None = None, cost: str = "epochs") -> dict:
+    """The claim "``ours`` reaches the baseline's accuracy in fewer epochs of data" (``cost=
+    "updates"``: fewer parameter updates), from Histories paired by seed.
 
     Seed i's target is the *baseline* run's final test accuracy of seed i
     (:func:`sclib.report.baseline_target` of that one curve): the accuracy the baseline's whole
     budget buys, never the worse run's best. The baseline reaches its own target by its last
-    epoch at the latest, so its epochs are finite and a baseline seed that ends below the mean
-    cannot make the ratio infinite. Per seed, the epochs of data each arm needs to reach it
-    (:func:`epochs_to`; inf = never) go to :func:`sclib.report.speed_verdict` (ratio = mean
-    baseline epochs / mean ``ours`` epochs). Returns target (the mean of the per-seed targets),
-    the per-seed epochs of both arms and the :class:`~sclib.report.Verdict`."""
+    epoch at the latest, so its cost is finite and a baseline seed that ends below the mean
+    cannot make the ratio infinite. Per seed, the epochs of data (or updates) each arm needs to
+    reach it (:func:`epochs_to`; inf = never) go to :func:`sclib.report.speed_verdict` (ratio =
+    mean baseline cost / mean ``ours`` cost). Returns target (the mean of the per-seed targets),
+    ``targets``, the per-seed costs of both arms (``ours_epochs``, ``baseline_epochs``, or
+    ``ours_updates``, ...) and the :class:`~sclib.report.Verdict`."""
+    check_choice("cost", cost, tuple(COSTS))
     if len(ours) != len(baseline) or not baseline:
         raise ConfigError("ours and baseline need the same, non-zero number of runs (one per seed)")
     targets = [report.baseline_target([b.test_acc]) for b in baseline]
-    e_ours = np.array([epochs_to(o, t) for o, t in zip(ours, targets)])
-    e_base = np.array([epochs_to(b, t) for b, t in zip(baseline, targets)])
-    v = report.speed_verdict(e_ours, e_base, claim_ratio=claim_ratio)
-    return dict(target=float(np.mean(targets)), ours_epochs=e_ours, baseline_epochs=e_base, verdict=v)
+    c_ours = np.array([epochs_to(o, t, cost) for o, t in zip(ours, targets)])
+    c_base = np.array([epochs_to(b, t, cost) for b, t in zip(baseline, targets)])
+    v = report.speed_verdict(c_ours, c_base, claim_ratio=claim_ratio)
+    return {"target": float(np.mean(targets)), "targets": targets, f"ours_{cost}": c_ours,
+            f"baseline_{cost}": c_base, "verdict": v}
 
 
-def tta_rows(experiment: str, runs: dict, baseline: str, *, claim_ratio: float | None = None) -> list:
+def tta_rows(experiment: str, runs: dict, baseline: str, *, claim_ratio: float | None = None,
+             cost: str = "epochs") -> list:
     """Rows of a time-to-target table: per method (label -> Histories, or objects with a
     ``.history``, paired by seed), epochs of data and training seconds to the baseline's final
     accuracy of the same seed (mean over seeds; "never" when a seed misses it; ``target`` is the
     mean target), the speed-up over the baseline with its bootstrap CI, and the engine's verdict
-    (:func:`speed`; "—" on the baseline's own row)."""
+    (:func:`speed`; "—" on the baseline's own row). With ``cost="updates"`` the speed-up counts
+    parameter updates (a batch size that differs between arms or epochs: Smith et al.'s
+    Figure 5), and the rows add the updates to the target and the run's total."""
     runs = {k: [getattr(h, "history", None) or h for h in hs] for k, hs in runs.items()}  # Trained -> History
     rows = []
     for label, hs in runs.items():
-        sp = speed(hs, runs[baseline], claim_ratio=claim_ratio)
-        e = sp["ours_epochs"]
-        ok = bool(np.isfinite(e).all())
-        secs = []
-        for h, k in zip(hs, e):
-            if math.isfinite(k):
-                i = int(np.flatnonzero(data_epochs(h) >= k - 1e-9)[0])
-                secs.append(sum(h.seconds[: i + 1]))
+        sp = speed(hs, runs[baseline], claim_ratio=claim_ratio, cost=cost)
+        c = sp[f"ours_{cost}"]
+        ok = bool(np.isfinite(c).all())
+        hits = [_first_at(h, t) for h, t in zip(hs, sp["targets"])]
+        epochs = [data_epochs(h)[i] for h, i in zip(hs, hits) if i is not None]
+        secs = [sum(h.seconds[: i + 1]) for h, i in zip(hs, hits) if i is not None]
         v = sp["verdict"]
         own = label == baseline
         lo, hi = v.ci
-        rows.append({"experiment": experiment, "method": str(label), "target": round(100 * sp["target"], 2),
-                     "epochs_to_target": round(float(e.mean()), 2) if ok else "never",
-                     "seeds_reaching": f"{int(np.isfinite(e).sum())}/{len(e)}",
-                     "seconds_to_target": round(float(np.mean(secs)), 1) if ok else "never",
-                     "speedup_vs_baseline": 1.0 if own else round(v.diff, 2),
-                     "95% CI": "—" if own or math.isnan(lo) else f"[{lo:.2f}, {hi:.2f}]",
-                     "verdict": "—" if own else v.text})
+        row = {"experiment": experiment, "method": str(label), "target": round(100 * sp["target"], 2)}
+        if cost == "updates":
+            row["updates_to_target"] = round(float(c.mean()), 1) if ok else "never"
+        row.update({"epochs_to_target": round(float(np.mean(epochs)), 2) if ok else "never",
+                    "seeds_reaching": f"{int(np.isfinite(c).sum())}/{len(c)}",
+                    "seconds_to_target": round(float(np.mean(secs)), 1) if ok else "never"})
+        if cost == "updates":
+            row["total_updates"] = int(round(np.mean([h.updates for h in hs])))
+        row.update({"speedup_vs_baseline" if cost == "epochs" else "speedup_in_updates": 1.0 if own else round(v.diff, 2),
+                    "95% CI": "—" if own or math.isnan(lo) else f"[{lo:.2f}, {hi:.2f}]",
+                    "verdict": "—" if own else v.text})
+        rows.append(row)
     return rows

@@ -17,8 +17,9 @@ whether they bracket their optimum, and Smith et al.'s batch-growing schedules (
   so that the noise scale g = η·N / (B·(1 − m)) starts where the others start. The batch never
   exceeds a cap; a milestone that would exceed it decays the LR by f instead (Smith et al.'s
   "hybrid" rule). :func:`stretch` lengthens any of these schedules for a plateau check.
-- :func:`updates_to_target`: parameter updates each arm needs to reach the reference arm's final
-  curve accuracy, seed by seed (Figure 5 read as a number), with the engine's speed verdict.
+
+Figure 5 read as a number (parameter updates each arm needs to reach the reference arm's final
+curve accuracy, seed by seed) is :func:`sclib.experiments.tta_rows` with ``cost="updates"``.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import data as D
-from . import lr_rules, models, report, schedules, train
+from . import lr_rules, models, schedules, train
 from .errors import ConfigError, check_number
 from .experiments import sweep
 
@@ -221,45 +222,3 @@ def stretch(arm: dict, times: int) -> dict:
     return out
 
 
-def steps_per_epoch(h: train.History) -> np.ndarray:
-    """Optimizer steps of every epoch of ``h`` (the batch may change from epoch to epoch)."""
-    n = h.config["n_train"]
-    sizes = h.batch_size or [h.config["batch_size"]] * len(h.epoch)
-    return np.array([-(-n // b) for b in sizes], dtype=int)
-
-
-def updates_to_target(experiment: str, arms: dict, reference: str) -> list[dict]:
-    """Per arm (label -> list of :class:`Arm` with curves, paired by seed): the parameter updates,
-    epochs and training seconds until its curve first reaches the final curve accuracy of the
-    ``reference`` arm's run with the same seed ("never" when a seed does not), and the speed-up in
-    updates over the reference with the engine's verdict (:func:`sclib.report.speed_verdict`)."""
-    ref = arms[reference]
-    targets = [report.baseline_target([a.history.test_acc]) for a in ref]
-    rows = []
-
-    def reach(arm, target):
-        e = report.epochs_to_target([arm.history.test_acc], target)[0]
-        if not math.isfinite(e):
-            return math.inf, math.inf, math.inf
-        k = int(e)
-        return float(steps_per_epoch(arm.history)[:k].sum()), e, float(sum(arm.history.seconds[:k]))
-
-    base = np.array([reach(a, t)[0] for a, t in zip(ref, targets)])
-    for label, runs in arms.items():
-        if len(runs) != len(ref) or any(not a.history.test_acc for a in runs):
-            raise ConfigError(f"{label!r}: every arm needs one curve per seed of {reference!r}")
-        got = np.array([reach(a, t) for a, t in zip(runs, targets)])
-        ok = bool(np.isfinite(got[:, 0]).all())
-        own = label == reference
-        v = report.speed_verdict(got[:, 0], base)
-        lo, hi = v.ci
-        rows.append({"experiment": experiment, "method": label, "target": round(100 * float(np.mean(targets)), 2),
-                     "updates_to_target": round(float(got[:, 0].mean()), 1) if ok else "never",
-                     "epochs_to_target": round(float(got[:, 1].mean()), 2) if ok else "never",
-                     "seeds_reaching": f"{int(np.isfinite(got[:, 0]).sum())}/{len(runs)}",
-                     "seconds_to_target": round(float(got[:, 2].mean()), 1) if ok else "never",
-                     "total_updates": int(round(np.mean([a.updates for a in runs]))),
-                     "speedup_in_updates": 1.0 if own else round(v.diff, 2),
-                     "95% CI": "—" if own or math.isnan(lo) else f"[{lo:.2f}, {hi:.2f}]",
-                     "verdict": "—" if own else v.text})
-    return rows

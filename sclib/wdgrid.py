@@ -34,7 +34,7 @@ import numpy as np
 
 from . import data as D
 from . import models as M
-from . import executors, optim
+from . import experiments, optim
 from . import train as T
 from .errors import ConfigError, check_number
 
@@ -141,14 +141,21 @@ def norms_run(kw: dict):
     return optim.track_norms(**kw)
 
 
-def parallel(fn, jobs: list, workers: int = 1, progress: bool = True, desc: str = "runs"):
-    """``[fn(job) for job in jobs]`` on :func:`sclib.executors.run` with one torch thread per run:
-    in this process when ``workers == 1``, else in ``workers`` processes. One thread per run keeps
-    the numbers independent of the scheduling and avoids oversubscribing a shared 2-core machine.
-    ``fn`` is :func:`cell` or :func:`norms_run`."""
+def seeded(fn, jobs: dict, arm, seed: int):
+    """``fn(jobs[arm] with seed=seed)``: a sweep's run (module-level, so that
+    ``functools.partial(seeded, cell, jobs)`` reaches worker processes)."""
+    return fn(dict(jobs[arm], seed=seed))
+
+
+def sweep(fn, jobs: dict, seeds, *, workers: int = 1, progress: bool = True, desc: str = "runs") -> dict:
+    """:func:`sclib.experiments.sweep` of ``fn`` (:func:`cell` or :func:`norms_run`) over the
+    jobs (label -> job without its seed) and ``seeds``, with one torch thread per run: in this
+    process when ``workers == 1``, else in ``workers`` processes. One thread per run keeps the
+    numbers independent of the scheduling and avoids oversubscribing a shared 2-core machine.
+    Returns label -> [result per seed]."""
     check_number("workers", workers, lo=1, integer=True)
-    return executors.run(fn, jobs, executor="serial" if workers == 1 else "processes", workers=workers,
-                         threads=1, progress=progress, desc=desc)
+    return experiments.sweep(functools.partial(seeded, fn, jobs), jobs, seeds, progress=progress, desc=desc,
+                             executor="serial" if workers == 1 else "processes", workers=workers, threads=1)
 
 
 def base_job(cfg, **kw) -> dict:
@@ -166,21 +173,20 @@ def run_grids(cfg, grids: dict, *, seeds, workers: int = 1, progress: bool = Tru
     ``err[s, i, j]`` the validation error of seed ``seeds[s]`` at ``wds[i]`` (rows) and
     ``lrs[j]`` (columns); a diverged run counts as chance (error 1 − 1/k)."""
     seeds = list(seeds)
-    cells, jobs = [], []
+    jobs = {}
     for label, (method, lrs, wds) in grids.items():
         optim.make(method)  # bad method names fail here, before any training
-        for s, seed in enumerate(seeds):
-            for i, wd in enumerate(wds):
-                for j, lr in enumerate(lrs):
-                    cells.append((label, s, i, j))
-                    jobs.append(base_job(cfg, method=method, lr=lr, weight_decay=wd, seed=seed,
-                                         evaluate=("val",)))
+        for i, wd in enumerate(wds):
+            for j, lr in enumerate(lrs):
+                jobs[(label, i, j)] = base_job(cfg, method=method, lr=lr, weight_decay=wd, evaluate=("val",))
     out = {label: dict(method=m, lrs=list(lrs), wds=list(wds), seeds=seeds,
                        err=np.zeros((len(seeds), len(wds), len(lrs))))
            for label, (m, lrs, wds) in grids.items()}
-    for (label, s, i, j), r in zip(cells, parallel(cell, jobs, workers, progress, "grid runs")):
-        out[label]["err"][s, i, j] = 1.0 - r["val_acc"]
-        out[label]["k"] = r["num_classes"]
+    for (label, i, j), results in sweep(cell, jobs, seeds, workers=workers, progress=progress,
+                                        desc="grid runs").items():
+        for s, r in enumerate(results):
+            out[label]["err"][s, i, j] = 1.0 - r["val_acc"]
+            out[label]["k"] = r["num_classes"]
     return out
 
 

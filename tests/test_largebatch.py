@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sclib import distributed, largebatch, report, train
+from sclib import distributed, experiments, largebatch, report, train
 from sclib.errors import ConfigError
 
 
@@ -98,7 +98,7 @@ def test_compare_returns_arms_in_seed_order_with_a_grown_batch():
     assert [a.history.config["seed"] for a in out["decay LR"]] == [0, 1]
     h = out["increasing batch"][0].history
     assert h.batch_size == [8, 16, 32] and len(h.test_acc) == 3
-    assert list(largebatch.steps_per_epoch(h)) == [20, 10, 5] and h.updates == 35
+    assert list(experiments.steps_per_epoch(h)) == [20, 10, 5] and h.updates == 35
     assert out["decay LR"][0].history.test_acc == []
 
 
@@ -109,13 +109,14 @@ def _arm(curve, sizes, n=100):
     return largebatch.Arm(h, curve[-1], 0.0, 100)
 
 
-def test_updates_to_target_counts_updates_seed_by_seed():
+def test_time_to_target_in_updates_counts_updates_seed_by_seed():
     ref = [_arm([0.5, 0.7, 0.8], [10, 10, 10]), _arm([0.5, 0.6, 0.7], [10, 10, 10]),
            _arm([0.4, 0.7, 0.9], [10, 10, 10])]
     fast = [_arm([0.8, 0.8, 0.8], [10, 50, 50]), _arm([0.7, 0.7, 0.7], [10, 50, 50]),
             _arm([0.5, 0.9, 0.9], [10, 50, 50])]
     never = [_arm([0.1, 0.1, 0.1], [10, 10, 10])] * 3
-    rows = {r["method"]: r for r in largebatch.updates_to_target("x", {"ref": ref, "fast": fast, "never": never}, "ref")}
+    rows = {r["method"]: r for r in experiments.tta_rows("x", {"ref": ref, "fast": fast, "never": never}, "ref",
+                                                        cost="updates")}
     assert rows["ref"]["updates_to_target"] == 30 and rows["ref"]["verdict"] == "—"
     assert rows["fast"]["updates_to_target"] == pytest.approx((10 + 10 + 12) / 3, abs=0.05)
     assert rows["fast"]["speedup_in_updates"] == pytest.approx(30 / ((10 + 10 + 12) / 3), abs=0.01)

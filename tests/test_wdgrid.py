@@ -235,7 +235,15 @@ def test_run_grids_in_worker_processes_matches_one_process(tmp_path, monkeypatch
     one = wdgrid.run_grids(cfg, grids, seeds=[0], workers=1, progress=False)["W"]["err"]
     np.testing.assert_array_equal(par, one)
     with pytest.raises(ConfigError, match="workers"):
-        wdgrid.parallel(wdgrid.cell, [], workers=0)
+        wdgrid.sweep(wdgrid.cell, {}, [0], workers=0)
+
+
+def test_sweep_gives_each_job_its_seed_and_returns_results_per_label_in_seed_order(monkeypatch):
+    seen = []
+    monkeypatch.setattr(wdgrid, "cell", lambda job: seen.append(job) or (job["lr"], job["seed"]))
+    out = wdgrid.sweep(wdgrid.cell, {"a": dict(lr=1), "b": dict(lr=2, seed=9)}, [3, 4], progress=False)
+    assert out == {"a": [(1, 3), (1, 4)], "b": [(2, 3), (2, 4)]}  # the sweep's seed replaces a job's own
+    assert [j["seed"] for j in seen] == [3, 3, 4, 4]
 
 
 # ---------------------------------------------------------------- plain SGD: L2 = weight decay
