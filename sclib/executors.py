@@ -19,8 +19,8 @@ run store ``SCLIB_RUNS``, ``SCLIB_CACHE``, ...), in worker processes and Ray tas
 results go into the caller's run store (:mod:`sclib.store`). On a cluster that store must be on
 a path every node shares, as must the checkout (it is put on the tasks' ``PYTHONPATH``).
 
-``fn`` must be a module-level function (it is pickled to reach the workers) and ``jobs`` and
-results picklable values (dicts of numbers and strings, a :class:`sclib.train.History`).
+``fn`` must be a module-level function, or a ``functools.partial`` of one (it is pickled to
+reach the workers), and ``jobs`` and results picklable values (dicts of numbers and strings, a :class:`sclib.train.History`).
 """
 from __future__ import annotations
 
@@ -95,7 +95,8 @@ def check_picklable(fn, executor: str) -> None:
     interactive = getattr(sys.modules.get("__main__"), "__file__", None) is None
     try:
         pickle.dumps(fn)
-        if executor == "processes" and interactive and getattr(fn, "__module__", None) == "__main__":
+        inner = getattr(fn, "func", fn)  # a functools.partial: its function must be importable too
+        if executor == "processes" and interactive and getattr(inner, "__module__", None) == "__main__":
             raise TypeError("defined in an interactive session")
     except Exception as e:
         raise ConfigError(f"executor={executor!r} needs a module-level function of an importable module, "

@@ -83,7 +83,7 @@ def _first_at(h: train.History, target: float):
     return int(hit[0]) if hit.size else None
 
 
-def epochs_to(h: train.History, target: float, cost: str = "epochs") -> float:
+def cost_to(h: train.History, target: float, cost: str = "epochs") -> float:
     """Epochs of data (``cost="updates"``: parameter updates) until the first evaluation at or
     above ``target`` (inf if none)."""
     check_choice("cost", cost, tuple(COSTS))
@@ -100,16 +100,18 @@ def speed(ours: list, baseline: list, *, claim_ratio: float | None = None, cost:
     budget buys, never the worse run's best. The baseline reaches its own target by its last
     epoch at the latest, so its cost is finite and a baseline seed that ends below the mean
     cannot make the ratio infinite. Per seed, the epochs of data (or updates) each arm needs to
-    reach it (:func:`epochs_to`; inf = never) go to :func:`sclib.report.speed_verdict` (ratio =
+    reach it (:func:`cost_to`; inf = never) go to :func:`sclib.report.speed_verdict` (ratio =
     mean baseline cost / mean ``ours`` cost). Returns target (the mean of the per-seed targets),
     ``targets``, the per-seed costs of both arms (``ours_epochs``, ``baseline_epochs``, or
     ``ours_updates``, ...) and the :class:`~sclib.report.Verdict`."""
     check_choice("cost", cost, tuple(COSTS))
     if len(ours) != len(baseline) or not baseline:
         raise ConfigError("ours and baseline need the same, non-zero number of runs (one per seed)")
+    if any(not h.test_acc for h in (*ours, *baseline)):  # no curve is not "never reached"
+        raise ConfigError("every run needs a test-accuracy curve (an evaluation after each epoch)")
     targets = [report.baseline_target([b.test_acc]) for b in baseline]
-    c_ours = np.array([epochs_to(o, t, cost) for o, t in zip(ours, targets)])
-    c_base = np.array([epochs_to(b, t, cost) for b, t in zip(baseline, targets)])
+    c_ours = np.array([cost_to(o, t, cost) for o, t in zip(ours, targets)])
+    c_base = np.array([cost_to(b, t, cost) for b, t in zip(baseline, targets)])
     v = report.speed_verdict(c_ours, c_base, claim_ratio=claim_ratio)
     return {"target": float(np.mean(targets)), "targets": targets, f"ours_{cost}": c_ours,
             f"baseline_{cost}": c_base, "verdict": v}

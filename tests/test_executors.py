@@ -33,6 +33,23 @@ def test_a_bad_executor_or_size_is_a_one_line_error():
         executors.run(lambda job: job, [1], executor="processes")
 
 
+def _echo(job):
+    return job
+
+
+def test_a_notebook_function_is_refused_for_processes_also_inside_a_partial(monkeypatch):
+    import functools
+    import types
+    main = types.ModuleType("__main__")  # no __file__: an interactive session, as in a notebook
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    f = types.FunctionType(_echo.__code__, {}, "f")
+    f.__module__, f.__qualname__, main.f = "__main__", "f", f  # picklable by reference, not importable elsewhere
+    for fn in (f, functools.partial(f)):
+        with pytest.raises(ConfigError, match="module-level function"):
+            executors.check_picklable(fn, "processes")
+    executors.check_picklable(functools.partial(bench.fit_job), "processes")  # an importable module's: fine
+
+
 def test_plan_fills_the_cores(monkeypatch):
     monkeypatch.setattr(executors, "cores", lambda: 8)
     assert executors.plan("processes") == (8, 1)

@@ -70,6 +70,9 @@ def test_time_to_target_in_updates_favours_the_run_with_fewer_updates_not_fewer_
         "x", {"small": small}, "small")[0]
     with pytest.raises(ConfigError, match=r"^cost='steps' is not one of: epochs, updates$"):
         experiments.speed(grown, small, cost="steps")
+    curveless = [History(config=dict(n_train=100), epoch=[1, 2, 3], batch_size=[10] * 3, lr=[0.1] * 30)] * 3
+    with pytest.raises(ConfigError, match="curve"):  # no curve is an error, never a "never reached"
+        experiments.tta_rows("x", {"small": small, "none": curveless}, "small", cost="updates")
 
 
 def test_chance_is_one_over_the_classes():
