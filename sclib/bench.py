@@ -41,17 +41,12 @@ import torch
 import torch.nn.functional as F
 
 from . import data as D
-from . import executors, models, profiles, store, train
+from . import executors, models, profiles, store, timing, train
 
 
 def _model(cfg, tr):
     train.seed_everything(0)
     return models.create(cfg.model, int(tr.y.max()) + 1, tr.x.shape[1]).to(tr.x.device)
-
-
-def _sync(device):
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
 
 
 def fit_vs_loop(cfg, repeats: int = 3, channels_last: bool = False) -> dict:
@@ -71,7 +66,7 @@ def fit_vs_loop(cfg, repeats: int = 3, channels_last: bool = False) -> dict:
             m.to(memory_format=torch.channels_last)
         opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
         m.train()
-        _sync(tr.x.device)
+        timing.sync(tr.x.device)
         t0 = time.perf_counter()
         for ep in range(cfg.epochs):
             for x, y in tr:
@@ -81,7 +76,7 @@ def fit_vs_loop(cfg, repeats: int = 3, channels_last: bool = False) -> dict:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-        _sync(tr.x.device)
+        timing.sync(tr.x.device)
         res["loop"] = max(res["loop"], tr.num_examples * cfg.epochs / (time.perf_counter() - t0))
     res["ratio"] = res["fit"] / res["loop"]
     return res
@@ -115,30 +110,6 @@ def iterator_vs_dataloader(cfg) -> dict:
     return {"batches": ours, "dataloader": theirs, "ratio": ours / theirs}
 
 
-def _train_steps(model, x, y, steps: int, channels_last: bool = False) -> float:
-    """Images/s of ``steps`` SGD steps on one fixed batch (after one warm-up step)."""
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    model.train()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-
-    def step():
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss
-
-    step()
-    _sync(x.device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    _sync(x.device)
-    return len(y) * steps / (time.perf_counter() - t0)
-
-
 def render_vs_train(qd=None, n_drawings: int = 256, steps: int = 4, min_seconds: float = 1.0) -> dict:
     """Drawings/s of the rasterizer on one core (at the chapter's size, width and colouring)
     against training images/s of the chapter's model on batches of that size."""
@@ -158,7 +129,7 @@ def render_vs_train(qd=None, n_drawings: int = 256, steps: int = 4, min_seconds:
     m = models.create(qd.model, k, c).to(dev)
     x = torch.randn(qd.batch_size, c, qd.image_size, qd.image_size, device=dev)
     y = torch.randint(0, k, (qd.batch_size,), device=dev)
-    img_s = _train_steps(m, x, y, steps)
+    img_s = timing.train_steps(m, x, y, steps)
     return {"render_per_core": per_core, "train": img_s, "ratio": per_core / img_s,
             "size": qd.image_size, "model": qd.model, "cores_needed": img_s / per_core}
 
@@ -180,12 +151,12 @@ def cpu_options(cfg, steps: int = 20, compile: bool = True, repeats: int = 3) ->
     def one_thread(m, *a, **k):
         torch.set_num_threads(1)
         try:
-            return _train_steps(m, *a, **k)
+            return timing.train_steps(m, *a, **k)
         finally:
             torch.set_num_threads(threads)
 
-    variants = [(f"default (eager, {threads} threads)", lambda: _train_steps(fresh(), x, y, steps)),
-                ("channels_last", lambda: _train_steps(fresh(), x, y, steps, channels_last=True))]
+    variants = [(f"default (eager, {threads} threads)", lambda: timing.train_steps(fresh(), x, y, steps)),
+                ("channels_last", lambda: timing.train_steps(fresh(), x, y, steps, channels_last=True))]
     if threads > 1:
         variants.append(("1 thread", lambda: one_thread(fresh(), x, y, steps)))
         variants.append(("channels_last + 1 thread", lambda: one_thread(fresh(), x, y, steps, channels_last=True)))
@@ -209,10 +180,10 @@ def cpu_options(cfg, steps: int = 20, compile: bool = True, repeats: int = 3) ->
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-            _sync(x.device)
+            timing.sync(x.device)
             ctime = time.perf_counter() - t0
             rows.append({"option": "torch.compile", "compile_s": ctime,
-                         "img_s": max(_train_steps(m, x, y, steps) for _ in range(repeats))})
+                         "img_s": max(timing.train_steps(m, x, y, steps) for _ in range(repeats))})
         except Exception as e:  # no C++ compiler, unsupported platform...
             rows.append({"option": "torch.compile", "img_s": float("nan"),
                          "note": f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"})
@@ -329,9 +300,9 @@ def settings(cfg, steps: int = 20, repeats: int = 3, threads=None) -> dict:
     best = {"cpu": 0.0, "old": 0.0}
     for _ in range(repeats):
         with _threads(threads):
-            best["cpu"] = max(best["cpu"], _train_steps(fresh(), x, y, steps, channels_last=True))
+            best["cpu"] = max(best["cpu"], timing.train_steps(fresh(), x, y, steps, channels_last=True))
         with _threads(1):
-            best["old"] = max(best["old"], _train_steps(fresh(), x, y, steps))
+            best["old"] = max(best["old"], timing.train_steps(fresh(), x, y, steps))
     return {"cpu_img_s": best["cpu"], "old_img_s": best["old"], "speedup": best["cpu"] / best["old"],
             "threads": threads, "flops_per_image": train_flops(fresh(), x, y) / len(y)}
 

@@ -139,7 +139,7 @@ def install(cfg: dict) -> None:
     """Install the dry run's patches in this process (see the module docstring)."""
     import torch
 
-    from . import bench, data, lr_finder, models, strokes, superconv, train
+    from . import bench, data, lr_finder, models, strokes, superconv, timing, train
 
     if _STATE:
         return
@@ -149,7 +149,7 @@ def install(cfg: dict) -> None:
                    cfg.get("synthetic", {}).get("fashion_mnist_dir"))
     orig = dict(load=data.load, subset=data.subset, Batches=data.Batches, fit=train.fit,
                 create=models.create, acc_rt=superconv.accuracy_range_test,
-                train_steps=bench._train_steps, fit_vs_loop=bench.fit_vs_loop,
+                train_steps=timing.train_steps, fit_vs_loop=bench.fit_vs_loop,
                 load_split=strokes.load_split, pre_bytes=strokes.pre_rendered_bytes,
                 write_doodles=strokes.write_doodles)
     syn = _STATE["synthetic"]
@@ -413,7 +413,7 @@ def install(cfg: dict) -> None:
     train.fit = lr_finder.fit = fit
     models.create = create
     superconv.accuracy_range_test = accuracy_range_test
-    bench._train_steps, bench.fit_vs_loop = train_steps, fit_vs_loop
+    timing.train_steps, bench.fit_vs_loop = train_steps, fit_vs_loop
     strokes.load_split, strokes.pre_rendered_bytes, strokes.write_doodles = load_split, pre_rendered_bytes, write_doodles
     autotune.split = split
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import bench, data, lr_finder, models, papers, schedules, train
+from . import data, lr_finder, models, papers, schedules, timing, train
 from .errors import ConfigError, check_choice, check_number
 from .experiments import sweep
 
@@ -402,7 +402,7 @@ def train_runs(network: str, dataset: str, runs: dict, *, seeds: int, epochs: in
 def throughput(network: str, dataset: str, *, batch_size: int, steps: int = 3, device=None, root=None,
                channels_last: bool = False) -> float:
     """Training images/s of ``network`` here: ``steps`` SGD steps on one batch of ``dataset``
-    after a warm-up step (:mod:`sclib.bench`'s timing loop). A cost, never a result: it prices a run
+    after a warm-up step (:mod:`sclib.timing`). A cost, never a result: it prices a run
     a profile does not make."""
     check_number("steps", steps, lo=1, integer=True)
     x, y = data.load(dataset, "train", root=root)
@@ -411,7 +411,7 @@ def throughput(network: str, dataset: str, *, batch_size: int, steps: int = 3, d
     yb = y[:batch_size].to(dev)
     train.seed_everything(0)
     net = models.create(network, num_classes=int(y.max()) + 1, in_channels=x.shape[1]).to(dev)
-    return bench._train_steps(net, xb, yb, steps, channels_last=channels_last)
+    return timing.train_steps(net, xb, yb, steps, channels_last=channels_last)
 
 
 @dataclass

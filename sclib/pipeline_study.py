@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from . import data as D
-from . import lr_finder, lr_rules, models, papers, report, superconv, train
+from . import lr_finder, lr_rules, models, papers, report, superconv, timing, train
 from .errors import ConfigError, check_choice, check_number
 
 ARMS = ("step", "onecycle")
@@ -300,10 +300,8 @@ def planned_images(n_train: int, epochs: int, *, seeds: int, fractions, plateau_
 def throughput(model: str, dataset: str, *, batch_size: int, steps: int = 8, channels_last: bool = False,
                device=None) -> float:
     """Training images/s of ``model`` (SGD steps on one fixed batch of random inputs of
-    ``dataset``'s shape, after a warm-up step; :mod:`sclib.bench`'s timing loop): what a design
+    ``dataset``'s shape, after a warm-up step; :mod:`sclib.timing`): what a design
     that is not run here would train at."""
-    from . import bench
-
     check_choice("dataset", dataset, tuple(SHAPES))
     check_number("steps", steps, lo=1, integer=True)
     shape, _ = SHAPES[dataset]
@@ -312,4 +310,4 @@ def throughput(model: str, dataset: str, *, batch_size: int, steps: int = 8, cha
     net = models.create(model, num_classes=10, in_channels=shape[0]).to(dev)
     x = torch.randn(batch_size, *shape, device=dev)
     y = torch.randint(0, 10, (batch_size,), device=dev)
-    return bench._train_steps(net, x, y, steps, channels_last=channels_last)
+    return timing.train_steps(net, x, y, steps, channels_last=channels_last)
