@@ -24,6 +24,7 @@ reach the workers), and ``jobs`` and results picklable values (dicts of numbers 
 """
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from pathlib import Path
@@ -52,6 +53,8 @@ def plan(executor: str, workers=None, threads=None) -> tuple:
         if v is not None:
             check_number(name, v, lo=1, integer=True)
     if executor == "serial":
+        if workers not in (None, 1):  # one worker: a larger number would be silently ignored
+            raise ConfigError(f"workers={workers!r} needs executor='processes' or 'ray'; 'serial' runs one job at a time")
         return 1, threads
     n = cores()
     workers = workers or (n if threads is None else max(1, n // threads))
@@ -95,9 +98,15 @@ def check_picklable(fn, executor: str) -> None:
     interactive = getattr(sys.modules.get("__main__"), "__file__", None) is None
     try:
         pickle.dumps(fn)
-        inner = getattr(fn, "func", fn)  # a functools.partial: its function must be importable too
-        if executor == "processes" and interactive and getattr(inner, "__module__", None) == "__main__":
-            raise TypeError("defined in an interactive session")
+        # a functools.partial: its function and the callables it binds must be importable too
+        parts = [fn]
+        while parts:
+            f = parts.pop()
+            if isinstance(f, functools.partial):
+                parts += [f.func, *f.args, *f.keywords.values()]
+            elif (executor == "processes" and interactive and callable(f)
+                  and getattr(f, "__module__", None) == "__main__"):
+                raise TypeError(f"{getattr(f, '__name__', f)!r} is defined in an interactive session")
     except Exception as e:
         raise ConfigError(f"executor={executor!r} needs a module-level function of an importable module, "
                           f"got {fn!r} ({type(e).__name__}: {str(e).splitlines()[0][:80]})") from None

@@ -67,9 +67,10 @@ def steps_per_epoch(h: train.History) -> np.ndarray:
 def updates_at(h: train.History) -> np.ndarray:
     """The parameter updates made by each of a History's evaluations: min(i × steps per epoch,
     steps run) after the i-th; with a batch that changed between epochs, the steps of the
-    epochs up to it (:func:`steps_per_epoch`)."""
+    epochs up to it (:func:`steps_per_epoch`), at most the steps run."""
     if len(set(h.batch_size)) > 1 or not h.steps_per_epoch:
-        return np.cumsum(steps_per_epoch(h))[np.asarray(h.epoch, dtype=int) - 1].astype(float)
+        upto = np.cumsum(steps_per_epoch(h))[np.asarray(h.epoch, dtype=int) - 1].astype(float)
+        return np.minimum(upto, float(len(h.lr))) if h.lr else upto
     return np.minimum(np.asarray(h.epoch, dtype=float) * h.steps_per_epoch, float(len(h.lr)))
 
 

@@ -44,7 +44,8 @@ def test_a_notebook_function_is_refused_for_processes_also_inside_a_partial(monk
     monkeypatch.setitem(sys.modules, "__main__", main)
     f = types.FunctionType(_echo.__code__, {}, "f")
     f.__module__, f.__qualname__, main.f = "__main__", "f", f  # picklable by reference, not importable elsewhere
-    for fn in (f, functools.partial(f)):
+    # also when bound inside a partial of an importable function (wdgrid.sweep's partial(seeded, fn, jobs))
+    for fn in (f, functools.partial(f), functools.partial(_echo, f), functools.partial(_echo, g=functools.partial(f))):
         with pytest.raises(ConfigError, match="module-level function"):
             executors.check_picklable(fn, "processes")
     executors.check_picklable(functools.partial(bench.fit_job), "processes")  # an importable module's: fine
@@ -57,6 +58,9 @@ def test_plan_fills_the_cores(monkeypatch):
     assert executors.plan("processes", threads=4) == (2, 4)
     assert executors.plan("ray", workers=3) == (3, 2)
     assert executors.plan("serial") == (1, None) and executors.plan("serial", threads=2) == (1, 2)
+    assert executors.plan("serial", workers=1) == (1, None)
+    with pytest.raises(ConfigError, match=r"^workers=2 needs executor='processes' or 'ray'"):
+        executors.plan("serial", workers=2)  # not silently one worker
 
 
 def test_ray_missing_is_a_one_line_error(monkeypatch):

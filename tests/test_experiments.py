@@ -51,6 +51,8 @@ def test_updates_at_each_evaluation_with_a_fixed_a_grown_and_a_stopped_batch():
     assert list(experiments.updates_at(stopped)) == [10, 15]
     grown = History(config=dict(n_train=100), epoch=[1, 2, 3], batch_size=[10, 20, 50], lr=[0.1] * 17)
     assert list(experiments.updates_at(grown)) == [10, 15, 17]
+    grown_stopped = History(config=dict(n_train=100), epoch=[1, 2, 3], batch_size=[10, 20, 50], lr=[0.1] * 12)
+    assert list(experiments.updates_at(grown_stopped)) == [10, 12, 12]  # never more updates than steps run
     with pytest.raises(ConfigError, match="n_train"):
         experiments.updates_at(History(epoch=[1, 2], batch_size=[10, 20]))
 
