@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book book-check browser test test-portable bench stale nbval-refresh clean gpu gpu-plan
+.PHONY: book book-check browser test test-portable bench stale nbval-refresh clean gpu gpu-plan times
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ gpu:
 ## Dry-run every chapter's gpu profile on the CPU and write its GPU-time estimate to sclib/gpu_plan.json.
 gpu-plan: $(STAMP)
 	$(PY) -m sclib gpu --dry-run --budget $(BUDGET)
+
+## The README's wall-time and GPU-plan tables, rewritten from the pages' records (needs the full git history).
+times: $(STAMP)
+	$(PY) -m sclib times --write
 
 clean:
 	rm -rf _build

@@ -255,23 +255,33 @@ def equivalence(n_workers: int = 2, *, model: str = "nobn", local_batch: int = 1
 
 
 def throughput(workers=(1, 2), *, per_worker_batch: int, threads_per_worker: int = 1,
-               epochs: int = 4, **run_kwargs) -> list[dict]:
+               epochs: int = 4, repeats: int = 1, **run_kwargs) -> list[dict]:
     """Images/s of ``train.run`` on 1..k real gloo/NCCL workers at a fixed per-worker batch
-    (weak scaling, as Goyal et al. scale k with n fixed), one launch per worker count. Every
-    epoch but the first (which includes warm-up) is one timing: ``rates`` holds them, in epoch
-    order, and ``images_per_s`` their mean. Efficiency = rate(k) / (k · rate(1)). The run store is
-    off for these runs: a stored run would return another launch's timings."""
+    (weak scaling, as Goyal et al. scale k with n fixed).
+
+    ``repeats`` rounds, each launching every worker count in turn, so that a slow spell of the
+    machine falls on every count alike. A launch's rate is the mean of its epochs but the first
+    (which includes warm-up): ``rates`` holds one per round, in round order (what a paired
+    comparison pairs), ``epoch_rates`` the epochs behind each, and ``images_per_s`` their mean.
+    Epochs of one launch are not independent samples: they share its process, placement and
+    load. Efficiency = rate(k) / (k · rate(1)). The run store is off for these runs: a stored
+    run would return another launch's timings."""
     check_number("epochs", epochs, lo=2, integer=True)
+    check_number("repeats", repeats, lo=1, integer=True)
+    launches = {k: [] for k in workers}
+    for _ in range(repeats):
+        for k in workers:
+            with store.off():  # a timing: the workers must train, never return a stored run
+                launches[k].append(launch("run", dict(run_kwargs, epochs=epochs, batch_size=k * per_worker_batch),
+                                          k, threads=threads_per_worker))
     rows = []
-    for k in workers:
-        with store.off():  # a timing: the workers must train, never return a stored run
-            r = launch("run", dict(run_kwargs, epochs=epochs, batch_size=k * per_worker_batch), k,
-                       threads=threads_per_worker)
-        rates = [float(v) for v in r.history.images_per_s[1:]]
-        rows.append(dict(workers=k, threads_per_worker=r.threads_per_worker,
-                         global_batch=k * per_worker_batch, backend=r.backend or "-",
-                         images_per_s=float(np.mean(rates)), rates=rates,
-                         launch_s=r.seconds_total))
+    for k, rs in launches.items():
+        epoch_rates = [[float(v) for v in r.history.images_per_s[1:]] for r in rs]
+        rates = [float(np.mean(e)) for e in epoch_rates]
+        rows.append(dict(workers=k, threads_per_worker=rs[0].threads_per_worker,
+                         global_batch=k * per_worker_batch, backend=rs[0].backend or "-",
+                         images_per_s=float(np.mean(rates)), rates=rates, epoch_rates=epoch_rates,
+                         launch_s=float(np.mean([r.seconds_total for r in rs]))))
     base = rows[0]["images_per_s"] / rows[0]["workers"]
     for row in rows:
         row["images_per_s_per_worker"] = row["images_per_s"] / row["workers"]

@@ -312,7 +312,7 @@ def plan_chapters(names, write: bool = True, synthetic: bool = False) -> tuple:
             by_ds[line["dataset"]] = by_ds.get(line["dataset"], 0.0) + dryrun.gpu_seconds(line)
         plan.setdefault("chapters", {})[n] = dict(
             gpu_seconds=round(r.gpu_seconds, 1), runs=r.runs, by_dataset={k: round(v, 1) for k, v in by_ds.items()},
-            dry_run_seconds=round(r.seconds, 1), fingerprint=runner.fingerprint(n, "gpu"),
+            dry_run_seconds=round(r.seconds, 1), fingerprint=runner.fingerprint(n, "gpu"), cpu=runner._hardware(),
             made=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             **({"incomplete": error} if error else {}))
         if write:

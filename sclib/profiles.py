@@ -104,7 +104,7 @@ CHECKS = {
     "scale_k": lambda n, v: check_number(n, v, lo=2, hi=4096, integer=True),
     "smith_epochs": lambda n, v: check_number(
         n, v, lo=3, integer=True), "smith_factor": lambda n, v: check_number(n, v, lo=2, hi=10, integer=True),
-    "tp_batch": _pos_int, "tp_n": _pos_int,
+    "tp_batch": _pos_int, "tp_n": _pos_int, "tp_repeats": _pos_int,
     # kth_verification (big_*: the VGG16/MobileNetV2 runs; extra_runs: [dataset, network] pairs
     # beyond the main dataset, e.g. Oxflower17 and TinyImageNet at gpu; probe_iters: per probe)
     "networks": lambda n, v: _list(n, v, lambda k, x: check_choice(k, x, models.NAMES)),
@@ -254,15 +254,17 @@ CHAPTERS = {
     "large_batch": profile(
         # lr: the reference (Goyal et al.'s 0.1 per 256, scaled to batch_size) around which the
         # small batch's LR is tuned on n_holdout held-out training images; smith: Smith et al.'s
-        # Figure 5 (batch growth factor, seeds); tp: the throughput runs (batch, images)
+        # Figure 5 (batch growth factor, seeds); tp: the throughput runs (batch per worker, images,
+        # rounds: each round launches every worker count once; a round is one pair of the verdict)
         cpu=dict(dataset="fashion_mnist", model="simple", n_train=4000, n_test=None, n_holdout=2000, epochs=15,
                  batch_size=16, scale_k=8, lr=0.00625, momentum=0.9, weight_decay=5e-4, warmup_epochs=1,
-                 seeds=5, rule_seeds=5, smith=dict(factor=5, seeds=3), workers=2, tp=dict(batch=64, n=1024),
+                 seeds=5, rule_seeds=5, smith=dict(factor=5, seeds=3), workers=2,
+                 tp=dict(batch=64, n=2048, repeats=5),
                  channels_last=True, root=None, device=None),
         smoke=dict(dataset="digits", n_train=480, n_holdout=200, epochs=3, scale_k=4, lr=0.05,
-                   seeds=3, rule_seeds=3, tp=dict(batch=32, n=256), channels_last=False),
+                   seeds=3, rule_seeds=3, tp=dict(batch=32, n=256, repeats=1), channels_last=False),
         gpu=dict(dataset="cifar10", model="resnet20", n_train=45000, n_holdout=5000, epochs=30, batch_size=128,
-                 scale_k=16, lr=0.05, warmup_epochs=2, workers=1, tp=dict(batch=256, n=10000)),
+                 scale_k=16, lr=0.05, warmup_epochs=2, workers=1, tp=dict(batch=256, n=10000, repeats=1)),
     ),
     "lr_onecycle": profile(
         # Part 1 (the rules): tune (pairs; n_train, + n_test held-out training images),

@@ -65,9 +65,38 @@ def test_throughput_times_every_epoch_after_the_first():
                                   model="simple", n_train=64, n_test=32, lr=0.05)
     r = rows[0]
     assert r["workers"] == 1 and len(r["rates"]) == 2 and all(v > 0 for v in r["rates"])
+    assert r["workers"] == 1 and len(r["rates"]) == 1 and len(r["epoch_rates"][0]) == 2   # 1 round, 2 timed epochs
+    assert r["rates"][0] == pytest.approx(np.mean(r["epoch_rates"][0])) and all(v > 0 for v in r["epoch_rates"][0])
     assert r["images_per_s"] == pytest.approx(np.mean(r["rates"])) and r["efficiency"] == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="epochs"):
         distributed.throughput((1,), per_worker_batch=16, epochs=1, dataset="digits", model="simple", lr=0.1)
+    for bad in (0, 1.5):
+        with pytest.raises(ConfigError, match="repeats"):
+            distributed.throughput((1,), per_worker_batch=16, repeats=bad, dataset="digits", model="simple", lr=0.1)
+
+
+def test_throughput_interleaves_the_worker_counts_round_by_round(monkeypatch):
+    """Each round launches every worker count in turn, and ``rates`` holds one rate per launch
+    (the mean of its timed epochs), so the k-worker and 1-worker rates of a round are a pair:
+    a slow spell of the machine hits both, not one count's whole series."""
+    order = []
+
+    def fake_launch(job, kwargs, nproc, *, threads=None):
+        order.append(nproc)
+        n = len(order)  # a machine that slows down launch by launch
+        h = train.History(images_per_s=[1.0, 100.0 * nproc / n, 300.0 * nproc / n])
+        return distributed.Result(history=h, world_size=nproc, threads_per_worker=threads, backend="gloo",
+                                  wall_s=1.0, seconds_total=2.0)
+
+    monkeypatch.setattr(distributed, "launch", fake_launch)
+    rows = distributed.throughput((1, 2), per_worker_batch=8, repeats=3, epochs=3, dataset="digits")
+    assert order == [1, 2, 1, 2, 1, 2]
+    one, two = rows
+    assert one["epoch_rates"] == [[100.0, 300.0], [100 / 3, 100.0], [20.0, 60.0]]
+    assert one["rates"] == pytest.approx([200.0, 200 / 3, 40.0])
+    assert two["rates"] == pytest.approx([200.0, 100.0, 400 / 6])
+    assert two["global_batch"] == 16 and two["launch_s"] == 2.0
+    assert two["efficiency"] == pytest.approx(np.mean(two["rates"]) / 2 / np.mean(one["rates"]))
 
 
 def test_warmups():
