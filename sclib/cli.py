@@ -2,7 +2,7 @@
 
     python -m sclib run NOTEBOOK [--profile smoke|cpu|gpu] [-p NAME VALUE]... [--out PATH | --into-book]
     python -m sclib book [--check] [--strict]
-    python -m sclib stale
+    python -m sclib stale [--check]   # --check: exit 1 when a page is stale (CI)
     python -m sclib nbval-refresh [NOTEBOOK...]
     python -m sclib restamp [NOTEBOOK...]   # rewrite the run-info note of executed pages, no rerun
     python -m sclib restyle [NOTEBOOK...] [--migrate]   # copy prose and tags into executed pages, no rerun
@@ -50,7 +50,9 @@ def _parser():
     b.add_argument("--check", action="store_true",
                    help="never execute: report stale pages and build from what is committed")
     b.add_argument("--strict", action="store_true", help="treat Sphinx warnings as errors")
-    sub.add_parser("stale", help="list pages whose executed copy is missing or stale")
+    st = sub.add_parser("stale", help="list pages whose executed copy is missing or stale")
+    st.add_argument("--check", action="store_true",
+                    help="exit with status 1 when any page is stale (CI: a page must show what the code measures)")
     n = sub.add_parser("nbval-refresh", help="re-record the smoke outputs nbval checks in notebooks/")
     n.add_argument("notebooks", nargs="*", help="default: all")
     s = sub.add_parser("restamp", help="rewrite the 'How this page was produced' note of book/ pages "
@@ -146,6 +148,10 @@ def main(argv=None) -> int:
             for n, why in stale.items():
                 print(f"{n}: {why}")
             print(f"{len(stale)} stale page(s)")
+            if args.check and stale:
+                print(f"sclib: error: {len(stale)} page(s) in book/ do not show what the code in this repo "
+                      f"measures ({', '.join(stale)}); re-execute them: python -m sclib book", file=sys.stderr)
+                return 1
             return 0
         if args.check:
             for n, why in stale.items():

@@ -295,3 +295,14 @@ def test_a_profile_table_is_read_never_evaluated():
     assert runner._table_value(node)["gpu"] == {"a": 0.5, "b": [-1, 2.0]}
     with pytest.raises(ValueError, match="literals"):
         runner._table_value(ast.parse("profile(cpu=dict(a=open('x')), smoke={}, gpu={})", mode="eval").body)
+
+
+def test_stale_check_fails_while_a_page_is_stale(tree, capsys):
+    """CI's gate (`sclib stale --check`): status 1 naming the stale page, 0 once it is fresh."""
+    from sclib import cli
+
+    assert cli.main(["stale"]) == 0                       # listing alone never fails
+    assert cli.main(["stale", "--check"]) == 1
+    assert "demo" in capsys.readouterr().err
+    stamp(tree)
+    assert cli.main(["stale", "--check"]) == 0
