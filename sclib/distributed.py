@@ -260,24 +260,29 @@ def throughput(workers=(1, 2), *, per_worker_batch: int, threads_per_worker: int
     (weak scaling, as Goyal et al. scale k with n fixed).
 
     ``repeats`` rounds, each launching every worker count in turn, so that a slow spell of the
-    machine falls on every count alike. A launch's rate is the mean of its epochs but the first
-    (which includes warm-up): ``rates`` holds one per round, in round order (what a paired
-    comparison pairs), ``epoch_rates`` the epochs behind each, and ``images_per_s`` their mean.
-    Epochs of one launch are not independent samples: they share its process, placement and
-    load. Efficiency = rate(k) / (k · rate(1)). The run store is off for these runs: a stored
-    run would return another launch's timings."""
+    machine falls on every count alike; the order reverses from round to round, so that going
+    first or last in a round (a previous launch's leftovers, caches) favours no count. A launch's
+    rate is images over seconds of its epochs but the first (which includes warm-up): ``rates``
+    holds one per round, in round order (what a paired comparison pairs), ``epoch_rates`` the
+    epochs behind each, and ``images_per_s`` their mean. Epochs of one launch are not
+    independent samples: they share its process, placement and load. Efficiency =
+    rate(k) / (k · rate(1)). The run store is off for these runs: a stored run would return
+    another launch's timings."""
     check_number("epochs", epochs, lo=2, integer=True)
     check_number("repeats", repeats, lo=1, integer=True)
+    workers = list(workers)
+    if len(set(workers)) != len(workers):
+        raise ConfigError(f"workers must be distinct worker counts, got {workers}")
     launches = {k: [] for k in workers}
-    for _ in range(repeats):
-        for k in workers:
+    for rnd in range(repeats):
+        for k in workers if rnd % 2 == 0 else workers[::-1]:
             with store.off():  # a timing: the workers must train, never return a stored run
                 launches[k].append(launch("run", dict(run_kwargs, epochs=epochs, batch_size=k * per_worker_batch),
                                           k, threads=threads_per_worker))
     rows = []
     for k, rs in launches.items():
         epoch_rates = [[float(v) for v in r.history.images_per_s[1:]] for r in rs]
-        rates = [float(np.mean(e)) for e in epoch_rates]
+        rates = [len(e) / sum(1.0 / v for v in e) for e in epoch_rates]  # equal epochs: images / seconds
         rows.append(dict(workers=k, threads_per_worker=rs[0].threads_per_worker,
                          global_batch=k * per_worker_batch, backend=rs[0].backend or "-",
                          images_per_s=float(np.mean(rates)), rates=rates, epoch_rates=epoch_rates,

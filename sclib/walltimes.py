@@ -5,9 +5,10 @@ Nothing in them is typed by hand:
 - ``smoke``: the kernel time of ``notebooks/NAME.ipynb`` (the smoke outputs nbval compares),
   from its cells' ``execution`` timestamps: first cell started to last cell replied.
 - ``cpu``, last execution: ``metadata.sclib`` of ``book/NAME.ipynb`` (seconds, date, machine).
-- ``cpu``, longest: the longest ``cpu`` execution of that page in the git history (each commit's
-  copy of the page, dated by its own record), never below the last one: with the run store empty
-  a page trains every run, so this is roughly what a first ``make book`` costs.
+- ``cpu``, longest recorded: the longest ``cpu`` execution of that page in the git history (each
+  commit's copy of the page, dated by its own record; earlier designs of the page too), never
+  below the last one. The records do not say which runs were trained and which read from the
+  run store, so this is not an estimate of a first ``make book``.
 - ``gpu``: the planned time of ``sclib/gpu_plan.json`` (the dry run's estimate).
 
 ``--write`` replaces the text between the markers in README.md. It refuses a shallow clone,
@@ -19,6 +20,7 @@ import datetime as dt
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from . import dryrun, gpu, runner
@@ -27,13 +29,15 @@ from .errors import ConfigError
 README = runner.ROOT / "README.md"
 TIMES = ("<!-- begin: python -m sclib times --write (page times) -->", "<!-- end: page times -->")
 PLAN = ("<!-- begin: python -m sclib times --write (gpu plan) -->", "<!-- end: gpu plan -->")
-_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def pages() -> list:
     """The book's pages that are notebooks, in the table of contents' order."""
-    toc = re.findall(r"file:\s*book/(\w+)", (runner.ROOT / "_toc.yml").read_text())
-    return [n for n in toc if n in runner.notebook_names()]
+    return [n for n in runner.toc_pages() if n in runner.notebook_names()]
+
+
+def _stamp(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
 def smoke_seconds(nb: dict) -> float | None:
@@ -42,13 +46,20 @@ def smoke_seconds(nb: dict) -> float | None:
     for c in nb.get("cells", []):
         ex = c.get("metadata", {}).get("execution", {})
         if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
-            starts.append(dt.datetime.strptime(ex["iopub.execute_input"], _STAMP))
-            ends.append(dt.datetime.strptime(ex["shell.execute_reply"], _STAMP))
+            starts.append(_stamp(ex["iopub.execute_input"]))
+            ends.append(_stamp(ex["shell.execute_reply"]))
     return (max(ends) - min(starts)).total_seconds() if starts else None
 
 
-def _git(*args) -> str:
-    return subprocess.run(["git", *args], cwd=runner.ROOT, capture_output=True, text=True, check=True).stdout
+def _git(*args, must: bool = True) -> str:
+    """git's output; when ``must``, a missing git or a folder outside a repository is one line."""
+    try:
+        return subprocess.run(["git", *args], cwd=runner.ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        if not must:
+            raise
+        raise ConfigError(f"`git {' '.join(args)}` failed in {runner.ROOT}: the cost tables read the pages' git "
+                          f"history, so they need git and a clone of the repository") from e
 
 
 def shallow() -> bool:
@@ -56,10 +67,11 @@ def shallow() -> bool:
 
 
 def _cpu(meta) -> dict | None:
-    """A page's record (``metadata.sclib``) if the page is a timed ``cpu`` execution, else None.
-    Pages executed before the date was recorded are dated by papermill's end time."""
+    """A page's record (``metadata.sclib``) if the page is a timed execution of the ``cpu``
+    profile as it stands (no ``-p`` overrides), else None. Pages executed before the date was
+    recorded are dated by papermill's end time."""
     rec = dict(meta.get("sclib") or {})
-    if rec.get("fingerprint", {}).get("profile") != "cpu" or rec.get("seconds") is None:
+    if rec.get("fingerprint", {}).get("profile") != "cpu" or rec.get("seconds") is None or rec.get("parameters"):
         return None
     end = meta.get("papermill", {}).get("end_time")
     rec.setdefault("executed", end[:10] if end else None)
@@ -81,7 +93,7 @@ def history(name: str) -> list:
     out = []
     for sha in _git("log", "--format=%H", "--", path).split():
         try:
-            rec = _cpu(_meta(_git("show", f"{sha}:{path}")))
+            rec = _cpu(_meta(_git("show", f"{sha}:{path}", must=False)))
         except (subprocess.CalledProcessError, json.JSONDecodeError, AttributeError):
             continue  # the commit deleted the page, or it was not a notebook then
         if rec:
@@ -103,6 +115,8 @@ def _machine(hw: str | None) -> str:
     """'Intel(R) Xeon(R) Processor, x86_64, 2 CPU cores, 2 torch threads' -> 'Intel Xeon, 2 cores'."""
     if not hw:
         return "machine not recorded"
+    if " (" in hw.split(",")[0]:  # a GPU page: "NVIDIA H200 (AMD EPYC ..., x86_64, 16 CPU cores, ...)"
+        return hw.split(" (")[0]
     name = re.sub(r"\((R|TM)\)|\bProcessor\b|\b\d+-Core\b|\bCPU\b", "", hw.split(",")[0]).split("@")[0]
     cores = re.search(r"(\d+) CPU cores", hw)
     return " ".join(name.split()) + (f", {cores.group(1)} cores" if cores else "")
@@ -127,7 +141,7 @@ def page_rows() -> list:
 
 def times_table(rows=None) -> str:
     rows = page_rows() if rows is None else rows
-    out = ["| page | `smoke` (nbval) | `cpu`: last execution | `cpu`: longest in the history | `gpu`: planned |",
+    out = ["| page | `smoke` (nbval) | `cpu`: last execution | `cpu`: longest recorded | `gpu`: planned |",
            "|---|---|---|---|---|"]
     for r in rows:
         smoke = "—" if r["smoke"] is None else f"{r['smoke']:.0f} s"
@@ -137,9 +151,13 @@ def times_table(rows=None) -> str:
         g = "—" if r["gpu"] is None else _min(r["gpu"]) + ("" if r["gpu_current"] else " (plan older than the page)")
         out.append(f"| `{r['page']}` | {smoke} | {lst} | {top} | {g} |")
     smoke = sum(r["smoke"] or 0 for r in rows)
-    top = sum(r["longest"]["seconds"] for r in rows if r["longest"])
     g = sum(r["gpu"] or 0 for r in rows)
-    out.append(f"| all | {smoke / 60:.1f} min | | {_min(top)} | {_min(g)} |")
+    lacks = lambda k, what: (f" (without {k} {what})" if k else "")
+    no_smoke = sum(r["smoke"] is None for r in rows)
+    no_gpu = sum(r["gpu"] is None for r in rows if r["page"] not in runner.DERIVED)
+    old = sum(r["gpu"] is not None and not r["gpu_current"] for r in rows)
+    out.append(f"| all | {smoke / 60:.1f} min{lacks(no_smoke, 'untimed')} | | | {_min(g)}{lacks(no_gpu, 'unplanned')}"
+               f"{f' ({old} plan(s) older than the page)' if old else ''} |")
     return "\n".join(out)
 
 
@@ -147,11 +165,12 @@ def plan_table() -> str:
     plan = gpu.read_plan()
     ch = plan.get("chapters", {})
     out = ["| order | chapter | planned GPU time | runs | dry run (CPU) | by dataset |", "|---|---|---|---|---|---|"]
-    tot = dict(s=0.0, runs=0, dry=0.0)
+    tot = dict(s=0.0, runs=0, dry=0.0, missing=0)
     for i, n in enumerate(gpu.order(), 1):
         e = ch.get(n)
         if not e:
             out.append(f"| {i} | `{n}` | not planned | | | |")
+            tot["missing"] += 1
             continue
         by = {k: v for k, v in e.get("by_dataset", {}).items() if k not in ("?", "-")}  # runs without data
         split = ", ".join(f"{k} {_min(v)}" for k, v in by.items()) if len(by) > 1 else ""
@@ -161,7 +180,8 @@ def plan_table() -> str:
         tot["s"] += e["gpu_seconds"]
         tot["runs"] += e["runs"]
         tot["dry"] += e["dry_run_seconds"]
-    out.append(f"| | all | {_min(tot['s'])} | {tot['runs']} | {tot['dry'] / 60:.1f} min | |")
+    miss = f" (without {tot['missing']} not planned)" if tot["missing"] else ""
+    out.append(f"| | all{miss} | {_min(tot['s'])} | {tot['runs']} | {tot['dry'] / 60:.1f} min | |")
     days = sorted({e["made"][:10] for e in ch.values() if e.get("made")})
     span = "—" if not days else days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
     cpus = {}
@@ -193,6 +213,9 @@ def main(args) -> int:
     if not args.write:
         for table in tables.values():
             print(table + "\n")
+        if shallow():
+            print("sclib times: this is a shallow clone: the 'longest recorded' column reads only the "
+                  "history it holds", file=sys.stderr)
         return 0
     text = README.read_text()
     made = render(text, tables)

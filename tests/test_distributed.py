@@ -64,21 +64,24 @@ def test_throughput_times_every_epoch_after_the_first():
     rows = distributed.throughput((1,), per_worker_batch=16, threads_per_worker=1, epochs=3, dataset="digits",
                                   model="simple", n_train=64, n_test=32, lr=0.05)
     r = rows[0]
-    assert r["workers"] == 1 and len(r["rates"]) == 2 and all(v > 0 for v in r["rates"])
     assert r["workers"] == 1 and len(r["rates"]) == 1 and len(r["epoch_rates"][0]) == 2   # 1 round, 2 timed epochs
-    assert r["rates"][0] == pytest.approx(np.mean(r["epoch_rates"][0])) and all(v > 0 for v in r["epoch_rates"][0])
+    assert r["rates"][0] == pytest.approx(2 / sum(1 / v for v in r["epoch_rates"][0]))   # images / seconds
+    assert all(v > 0 for v in r["epoch_rates"][0])
     assert r["images_per_s"] == pytest.approx(np.mean(r["rates"])) and r["efficiency"] == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="epochs"):
         distributed.throughput((1,), per_worker_batch=16, epochs=1, dataset="digits", model="simple", lr=0.1)
     for bad in (0, 1.5):
         with pytest.raises(ConfigError, match="repeats"):
             distributed.throughput((1,), per_worker_batch=16, repeats=bad, dataset="digits", model="simple", lr=0.1)
+    with pytest.raises(ConfigError, match="distinct"):
+        distributed.throughput((1, 1), per_worker_batch=16, dataset="digits", model="simple", lr=0.1)
 
 
 def test_throughput_interleaves_the_worker_counts_round_by_round(monkeypatch):
-    """Each round launches every worker count in turn, and ``rates`` holds one rate per launch
-    (the mean of its timed epochs), so the k-worker and 1-worker rates of a round are a pair:
-    a slow spell of the machine hits both, not one count's whole series."""
+    """Each round launches every worker count in turn, in the order reversed from the round before
+    (no count always goes first), and ``rates`` holds one rate per launch (images over seconds of
+    its timed epochs), so the k-worker and 1-worker rates of a round are a pair: a slow spell of
+    the machine hits both, not one count's whole series."""
     order = []
 
     def fake_launch(job, kwargs, nproc, *, threads=None):
@@ -90,11 +93,12 @@ def test_throughput_interleaves_the_worker_counts_round_by_round(monkeypatch):
 
     monkeypatch.setattr(distributed, "launch", fake_launch)
     rows = distributed.throughput((1, 2), per_worker_batch=8, repeats=3, epochs=3, dataset="digits")
-    assert order == [1, 2, 1, 2, 1, 2]
+    assert order == [1, 2, 2, 1, 1, 2]
     one, two = rows
-    assert one["epoch_rates"] == [[100.0, 300.0], [100 / 3, 100.0], [20.0, 60.0]]
-    assert one["rates"] == pytest.approx([200.0, 200 / 3, 40.0])
-    assert two["rates"] == pytest.approx([200.0, 100.0, 400 / 6])
+    # launches 1, 4, 5 for one worker; 2, 3, 6 for two: epoch rates (100, 300)·k/n, harmonic mean 150·k/n
+    assert one["epoch_rates"] == [[100.0, 300.0], [25.0, 75.0], [20.0, 60.0]]
+    assert one["rates"] == pytest.approx([150.0, 37.5, 30.0])
+    assert two["rates"] == pytest.approx([150.0, 100.0, 50.0])
     assert two["global_batch"] == 16 and two["launch_s"] == 2.0
     assert two["efficiency"] == pytest.approx(np.mean(two["rates"]) / 2 / np.mean(one["rates"]))
 

@@ -12,7 +12,7 @@ from sclib.errors import ConfigError
 def _full_clone() -> bool:
     try:
         return not walltimes.shallow()
-    except (subprocess.CalledProcessError, FileNotFoundError):
+    except ConfigError:  # no git, or not a clone
         return False
 
 
@@ -36,8 +36,9 @@ def test_smoke_time_spans_first_start_to_last_reply():
     assert walltimes.smoke_seconds({"cells": [{"cell_type": "code", "metadata": {}}]}) is None
 
 
-def _page(seconds, profile="cpu", executed=None, end=None, hw="AMD EPYC 7B13, x86_64, 2 CPU cores, 2 torch threads"):
-    rec = {"fingerprint": {"profile": profile}, "seconds": seconds, "hardware": hw}
+def _page(seconds, profile="cpu", executed=None, end=None, hw="AMD EPYC 7B13, x86_64, 2 CPU cores, 2 torch threads",
+          parameters=None):
+    rec = {"fingerprint": {"profile": profile}, "seconds": seconds, "hardware": hw, "parameters": parameters or {}}
     if executed:
         rec["executed"] = executed
     meta = {"sclib": rec}
@@ -57,6 +58,7 @@ def repo(tmp_path, monkeypatch):
     page = tmp_path / "book" / "demo.ipynb"
     for text in (_page(600.0, executed="2026-11-01 10:00 UTC"),     # the longest cpu execution
                  _page(999.0, profile="smoke", executed="2026-11-02 10:00 UTC"),  # not a cpu page
+                 _page(888.0, executed="2026-11-03 10:00 UTC", parameters={"epochs": 50}),  # not the profile as it is
                  _page(60.0, end="2026-11-05T09:00:00+00:00")):    # dated by papermill
         page.write_text(text)
         git("add", "-A")
@@ -67,7 +69,7 @@ def repo(tmp_path, monkeypatch):
 
 
 def test_longest_is_read_from_the_history_and_dated_by_the_page(repo):
-    assert [r["seconds"] for r in walltimes.history("demo")] == [60.0, 600.0]   # the smoke page left out
+    assert [r["seconds"] for r in walltimes.history("demo")] == [60.0, 600.0]   # smoke and -p pages left out
     top, last = walltimes.longest("demo"), walltimes.last("demo")
     assert top["seconds"] == 600.0 and top["executed"].startswith("2026-11-01")
     assert last["seconds"] == 60.0 and last["executed"] == "2026-11-05"
@@ -110,3 +112,10 @@ def test_machine_names_are_shortened():
     assert walltimes._machine("AMD EPYC 7B13 64-Core Processor, x86_64, 2 CPU cores, 2 torch threads") == \
         "AMD EPYC 7B13, 2 cores"
     assert walltimes._machine(None) == "machine not recorded"
+    assert walltimes._machine("NVIDIA H200 (AMD EPYC 9654, x86_64, 16 CPU cores, 16 torch threads)") == "NVIDIA H200"
+
+
+def test_without_git_history_the_error_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "ROOT", tmp_path)                # a folder that is no clone
+    with pytest.raises(ConfigError, match="git history"):
+        walltimes.history("demo")
