@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# pytest workers (pytest-xdist): one per core, at most 4; every test and nbval kernel runs one
+# intra-op thread (conftest.py), so N workers use N cores. JOBS=1 runs the tests in one process.
+JOBS   ?= $(shell $(PYTHON) -c 'import os; print(min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))')
+XDIST   = $(if $(filter 1,$(JOBS)),,-n $(JOBS))
 
 .PHONY: book book-check browser test test-portable bench stale nbval-refresh clean gpu gpu-plan times
 
@@ -27,12 +31,12 @@ browser: book-check
 
 ## Unit tests + nbval over the smoke profile of every notebook.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 ## nbval once more under a capped CPU kernel dispatch (.ci/dispatch-cap prints it): AVX2 kernels on
 ## an AVX-512 CPU, SSE4 BLAS/oneDNN on an AVX2 one. The checked outputs must not depend on the CPU.
 test-portable: $(STAMP)
-	env $$(.ci/dispatch-cap) $(PY) -m pytest -q notebooks
+	env $$(.ci/dispatch-cap) $(PY) -m pytest -q $(XDIST) notebooks
 
 ## Benchmarks (issue 10 "Speed" 1-4 and the CPU options); prints the ratios. Minutes, CPU-heavy.
 bench: $(STAMP)

@@ -22,3 +22,23 @@ if "SCLIB_RUNS" not in os.environ:
 # recorded so (CPU float reductions may depend on the thread count), and on a busy 2-core
 # machine one thread per process is much faster than two threads fighting.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+try:  # pytest-xdist (``make test`` runs ``pytest -n N``); without it pytest runs in one process
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:
+    LoadScopeScheduling = None
+
+if LoadScopeScheduling is not None:
+    class NotebookScheduling(LoadScopeScheduling):
+        """Every unit test is its own work unit; a notebook's cells share one kernel, so a
+        notebook is one unit that runs, in order, on one worker (the largest units go first);
+        the browser test renders the built book once per worker, so it is one unit too.
+        (xdist's own ``--dist loadgroup`` does not group nbval's cells under pytest 9.)"""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.endswith((".ipynb", "test_browser.py")) else nodeid
+
+    def pytest_xdist_make_scheduler(config, log):
+        return NotebookScheduling(config, log)

@@ -29,7 +29,7 @@ def test_two_gloo_workers_match_one_process_with_twice_the_batch():
 def test_launch_reports_a_failing_worker():
     with pytest.raises(RuntimeError, match="failed with exit status"):
         distributed.launch("run", dict(dataset="digits", model="no_such_model", epochs=1,
-                                       batch_size=8, lr=0.1), nproc=1, threads=1, timeout=120)
+                                       batch_size=8, lr=0.1), nproc=1, threads=1, timeout=300)
     with pytest.raises(ConfigError, match="job"):
         distributed.launch("nope", {}, nproc=1)
 

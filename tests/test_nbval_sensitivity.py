@@ -33,16 +33,16 @@ def _copy(dst: Path, plant: bool) -> Path:
     return dst
 
 
-def _nbval(repo: Path) -> subprocess.CompletedProcess:
+def _nbval(repo: Path, first_failure: bool = False) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(repo))  # the copy's sclib, not this checkout's
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           f"notebooks/{NOTEBOOK}.ipynb"], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=900)
+                           *(["-x"] if first_failure else []), f"notebooks/{NOTEBOOK}.ipynb"],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.parametrize("plant", [False, True], ids=["as-is", "lr-x1.1"])
 def test_nbval_fails_when_training_changes(tmp_path, plant):
-    r = _nbval(_copy(tmp_path, plant))
+    r = _nbval(_copy(tmp_path, plant), first_failure=plant)  # the planted copy: its first failure is enough
     tail = (r.stdout + r.stderr)[-3000:]
     if plant:
         assert r.returncode != 0, f"nbval did not notice a 10% larger learning rate:\n{tail}"

@@ -597,9 +597,17 @@ def test_range_test_stops_cleanly_when_the_loss_explodes(tiny):
 
 # ============================================================== interruption (kill -9) and resume
 _FIT_SCRIPT = r"""
-import json, sys, torch
-from sclib import train
+import json, os, sys, time, torch
+from sclib import data, train
 ckpt = sys.argv[1]
+if len(sys.argv) > 3:  # wait to be killed at the start of epoch 2 (epochs 0 and 1 are checkpointed)
+    set_epoch = data.Batches.set_epoch
+    def waiting(self, epoch):
+        if epoch == 2 and self.shuffle:
+            open(sys.argv[3], "w").close()
+            time.sleep(600)
+        set_epoch(self, epoch)
+    data.Batches.set_epoch = waiting
 h = train.run(dataset="digits", model="simple", epochs=int(sys.argv[2]), batch_size=32, lr=0.05,
               schedule="onecycle", n_train=480, n_test=200, device="cpu", seed=1, checkpoint=ckpt,
               progress=False)
@@ -608,10 +616,11 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def _fit_proc(ckpt, epochs):
+def _fit_proc(ckpt, epochs, wait_marker=None):
     # the explicit checkpoint is under test: no run store (it would return the reference run)
     env = dict(os.environ, PYTHONPATH=str(ROOT), SCLIB_PROGRESS="0", OMP_NUM_THREADS="1", SCLIB_RUNS="off")
-    return subprocess.Popen([sys.executable, "-c", _FIT_SCRIPT, str(ckpt), str(epochs)], cwd=ROOT, env=env,
+    argv = [str(ckpt), str(epochs)] + ([str(wait_marker)] if wait_marker else [])
+    return subprocess.Popen([sys.executable, "-c", _FIT_SCRIPT, *argv], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -627,17 +636,20 @@ def test_kill_9_mid_run_then_rerun_resumes_with_the_same_numbers(tmp_path):
     ref = _fit_proc(tmp_path / "ref.pt", epochs)
     expected = _result(ref)
 
-    ckpt = tmp_path / "run.pt"
-    p = _fit_proc(ckpt, epochs)
+    ckpt, marker = tmp_path / "run.pt", tmp_path / "at-epoch-2"
+    # the child waits at the start of epoch 2 (a marker file says so), so the kill lands mid-run
+    # however busy the machine is; polling for the checkpoint raced a fast child to its end
+    p = _fit_proc(ckpt, epochs, wait_marker=marker)
     deadline = time.time() + 300
-    while not ckpt.exists() and time.time() < deadline and p.poll() is None:
+    while not marker.exists() and time.time() < deadline and p.poll() is None:
         time.sleep(0.02)
-    os.kill(p.pid, signal.SIGKILL)                       # kill -9, mid-run
+    assert marker.exists(), p.communicate()[1][-2000:]
+    os.kill(p.pid, signal.SIGKILL)                       # kill -9 from outside, mid-run
     p.communicate()
     assert p.returncode == -signal.SIGKILL
     state = torch.load(ckpt, weights_only=True)         # the checkpoint is whole, and safe to load
     done = len(json.loads(state["history"])["epoch"])
-    assert 1 <= done < epochs, f"the kill came after epoch {done} of {epochs}: not mid-run"
+    assert done == 2, f"the kill came after epoch {done} of {epochs}, not after epoch 2"
 
     resumed = _result(_fit_proc(ckpt, epochs))
     assert resumed == expected                          # every loss, lr, accuracy: bit for bit

@@ -12,7 +12,7 @@ from sclib import profiles, runner
 def tree(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "book").mkdir()
-    shutil.copytree(runner.ROOT / "sclib", tmp_path / "sclib")
+    shutil.copytree(runner.ROOT / "sclib", tmp_path / "sclib", ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(runner, "ROOT", tmp_path)
     monkeypatch.setattr(runner, "NOTEBOOKS", tmp_path / "notebooks")
     monkeypatch.setattr(runner, "BOOK", tmp_path / "book")

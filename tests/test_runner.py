@@ -12,7 +12,7 @@ from sclib import runner
 def tree(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "book").mkdir()
-    shutil.copytree(runner.ROOT / "sclib", tmp_path / "sclib")
+    shutil.copytree(runner.ROOT / "sclib", tmp_path / "sclib", ignore=shutil.ignore_patterns("__pycache__"))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from sclib import metrics\nx = 1")])
     nbformat.write(nb, tmp_path / "notebooks" / "demo.ipynb")
     monkeypatch.setattr(runner, "ROOT", tmp_path)

@@ -51,7 +51,8 @@ def test_resume_from_checkpoint_gives_same_numbers(tmp_path, monkeypatch):
     assert resumed.loss == ref.loss and resumed.test_acc == ref.test_acc
 
 
-def test_checkpoint_of_other_config_is_not_used(tmp_path):
+def test_checkpoint_of_other_config_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCLIB_RUNS", "off")  # a run stored by an earlier test would skip the checkpoint
     ck = tmp_path / "run.pt"
     train.run(seed=0, checkpoint=ck, **RUN)
     other = train.run(seed=0, checkpoint=ck, **dict(RUN, lr=0.02))
