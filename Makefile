@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# pytest workers (pytest-xdist): one per core, at most 4; every test and nbval kernel runs one
-# intra-op thread (conftest.py), so N workers use N cores. JOBS=1 runs the tests in one process.
-JOBS   ?= $(shell $(PYTHON) -c 'import os; print(min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))')
+# pytest workers (pytest-xdist): one per core (sclib.executors.cores), at most 4; every test and
+# nbval kernel runs one intra-op thread (conftest.py), so N workers use N cores. JOBS=1 runs the
+# tests in one process. (Expanded when a recipe runs, after .venv is installed.)
+JOBS   ?= $(shell $(PY) -c 'from sclib.executors import cores; print(min(4, cores()))')
 XDIST   = $(if $(filter 1,$(JOBS)),,-n $(JOBS))
 
 .PHONY: book book-check browser test test-portable bench stale nbval-refresh clean gpu gpu-plan times

@@ -27,9 +27,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 try:  # pytest-xdist (``make test`` runs ``pytest -n N``); without it pytest runs in one process
     from xdist.scheduler import LoadScopeScheduling
 except ImportError:
-    LoadScopeScheduling = None
-
-if LoadScopeScheduling is not None:
+    pass
+else:
     class NotebookScheduling(LoadScopeScheduling):
         """Every unit test is its own work unit; a notebook's cells share one kernel, so a
         notebook is one unit that runs, in order, on one worker (the largest units go first);
