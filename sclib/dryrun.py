@@ -23,6 +23,20 @@ set, never in a normal run):
   (hooks and ``max_steps``: range tests, probes) stops after :data:`HOOK_STEPS` steps; a watched
   run (hooks, no ``max_steps``: MAP@3 per epoch, gradient norms, Adam's second moment) runs
   all its epochs at the tiny size. The accuracy range test keeps one step per evaluation.
+- **Repeats.** The real model trains once per *configuration* in a process (:func:`_signature`:
+  the model and its options, the input shape, the optimizer, precision, memory format, weight
+  decay, mixup, label smoothing, batch schedule, teacher; not the LR, schedule, seed or epochs,
+  which the stand-in exercises as well). A repeat skips the real model's steps and trains only
+  the stand-in; a sweep or watched run does so only when its hooks read nothing of the model
+  being trained (:func:`sclib.lr_finder.range_test`: each step's loss and LR;
+  :func:`sclib.clr_study.train_eval`: it scores the model it built after an epoch, which on a
+  repeat is that model untrained: other numbers, the same code). Other fit hooks (Adam's
+  moments, MAP@3 per epoch, the accuracy range test) always get the real model. A forward hook
+  that a caller puts on the model fires only in a run that trains it: the first of its
+  configuration in the process, or a hooked run (``distributed``'s is the first run of its
+  torchrun worker; ``autotune``'s BatchNorm tracker watches hooked runs). So
+  kth_verification's 13 range-test probes of one VGG16-BN at 128×128 are one real sweep and
+  twelve on the stand-in.
 - **Device** ``cpu`` (CUDA hidden), the run store off, no progress bars; ``performance``'s
   ``bench_compile`` (a minute of torch.compile on CPU) and ``bench_build`` (two Jupyter Book
   builds) are turned off (:data:`DRY_OVERRIDES`).
@@ -34,6 +48,7 @@ turns a line into GPU time with the stated assumptions (:data:`DEVICE`).
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -83,6 +98,39 @@ DEVICE = dict(name="NVIDIA H200", flops=50e12, step_s=30e-6, eval_s=10e-6,
               note="50 TFLOP/s achieved = ~10% of the H200's ~495 TFLOP/s dense TF32 peak (float32 "
                    "weights, cuDNN convolutions in TF32, deterministic algorithms), plus 30 µs per "
                    "layer per optimizer step and 10 µs per layer per evaluated batch of 1000")
+
+
+#: fit() options that change what the real model's forward and backward pass, or its optimizer,
+#: do (a repeat of all of them trains only the stand-in); the LR, schedule, momentum, epochs and
+#: seed do not: the stand-in's run takes those code paths just as well.
+_MODEL_OPTIONS = ("optimizer", "precision", "channels_last", "weight_decay", "mixup_alpha", "label_smoothing",
+                  "batch_schedule", "distill_T")
+
+
+def _option_key(v) -> str:
+    """A fit() option as a key: a callable by its name (``sclib.optim.make`` names the optimizer it
+    builds), a partial by its function and arguments; never a repr with a memory address."""
+    if isinstance(v, functools.partial):
+        return f"partial({_option_key(v.func)}, {v.args!r}, {sorted(v.keywords.items())!r})"
+    if callable(v):
+        return f"{getattr(v, '__module__', '')}.{getattr(v, '__name__', type(v).__name__)}"
+    return repr(v)
+
+
+def _signature(line: dict, model, has_test: bool, kw: dict) -> tuple:
+    """The configuration of a run whose real-model code paths a dry run exercises once: the plan
+    line's kind, model, input shape and batch, the model's parameters (how many, which train,
+    their dtypes), whether it is evaluated, and the options in :data:`_MODEL_OPTIONS`."""
+    def params(m):
+        if m is None:
+            return None
+        ps = list(m.parameters())
+        return (type(m).__name__, getattr(m, "_sclib_name", ""), sum(p.numel() for p in ps),
+                sum(p.numel() for p in ps if p.requires_grad), tuple(sorted({str(p.dtype) for p in ps})))
+    opts = tuple((k, bool(kw[k]) if k in ("weight_decay", "mixup_alpha", "label_smoothing") else _option_key(kw[k]))
+                 for k in _MODEL_OPTIONS if kw.get(k) not in (None, False, 0, 0.0, "sgd", "fp32"))
+    return (line["kind"], line["model"], line["layers"], tuple(line["shape"]), line["batch"], has_test, opts,
+            params(model), params(kw.get("teacher")))
 
 
 def gpu_seconds(line: dict) -> float:
@@ -144,7 +192,7 @@ def install(cfg: dict) -> None:
     if _STATE:
         return
     _STATE.update(chapter=cfg["chapter"], plan=cfg["plan"], synthetic=cfg.get("synthetic", {}),
-                  flops={}, next={}, mult=1.0, qd={}, doodles={})
+                  flops={}, next={}, mult=1.0, qd={}, doodles={}, trained=set(), free_hooks=0)
     set_data_paths(cfg.get("synthetic", {}).get("cifar10_tarball"),
                    cfg.get("synthetic", {}).get("fashion_mnist_dir"))
     orig = dict(load=data.load, subset=data.subset, Batches=data.Batches, fit=train.fit,
@@ -295,17 +343,31 @@ def install(cfg: dict) -> None:
             "watched" if hooks else "run"
         keep = _STATE["next"].pop("keep_steps", False)
         line = plan_line(model, train_b, test, epochs, kw, kind)
+        sig = _signature(line, model, test is not None, kw)
+        repeat = sig in _STATE["trained"] and (not hooks or _STATE["free_hooks"] > 0)
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            return _fit_small(model, train_b, test, hooks, keep, kw)
+            h = _fit_small(model, train_b, test, hooks, keep, kw, repeat)
+            _STATE["trained"].add(sig)  # only a real run that finished counts
+            return h
         finally:
             _record(dict(line, dry_s=round(time.perf_counter() - t0, 2),
-                         dry_cpu_s=round(time.process_time() - c0, 2)))
+                         dry_cpu_s=round(time.process_time() - c0, 2), repeat=repeat))
 
-    def _fit_small(model, train_b, test, hooks, keep, kw):
+    def stand_in_kw(kw, train_b):
+        out = dict(kw, progress=False)
+        if kw.get("teacher") is not None:
+            out["teacher"] = StandIn(input_shape(train_b)[0], n_outputs(kw["teacher"], train_b))
+        return out
+
+    def _fit_small(model, train_b, test, hooks, keep, kw, repeat=False):
         if hooks:
             if kw.get("max_steps") is not None and not keep:
                 kw["max_steps"] = min(kw["max_steps"], HOOK_STEPS)
+            if repeat:  # hooks that read only the loss and LR, or score the model they built
+                torch.manual_seed(0)
+                stand_in = StandIn(input_shape(train_b)[0], n_outputs(model, train_b))
+                return orig["fit"](stand_in, train_b, test, **stand_in_kw(kw, train_b))
             return orig["fit"](model, train_b, test, **kw)
         bsched = kw.get("batch_schedule")
         if bsched and isinstance(train_b, orig["Batches"]):  # room for the grown batch in the tiny data
@@ -315,16 +377,12 @@ def install(cfg: dict) -> None:
             train_b = Batches(train_b.images.repeat(reps, 1, 1, 1), train_b.labels.repeat(reps), base,
                               shuffle=train_b.shuffle, flip=train_b.flip, crop_pad=train_b.crop_pad,
                               seed=train_b.seed, device=train_b.device, mean=train_b.mean, std=train_b.std)
-        steps = kw.get("max_steps")
-        orig["fit"](model, train_b, test, **dict(kw, max_steps=min(steps or PLAIN_STEPS, PLAIN_STEPS)))
-        k = n_outputs(model, train_b)
-        c = input_shape(train_b)[0]
-        teacher = kw.get("teacher")
+        if not repeat:  # the real model's code paths, once per configuration
+            steps = kw.get("max_steps")
+            orig["fit"](model, train_b, test, **dict(kw, max_steps=min(steps or PLAIN_STEPS, PLAIN_STEPS)))
         torch.manual_seed(0)
-        shape_kw = dict(kw, progress=False)
-        if teacher is not None:
-            shape_kw["teacher"] = StandIn(c, n_outputs(teacher, train_b))
-        return orig["fit"](StandIn(c, k), train_b, test, **shape_kw)
+        stand_in = StandIn(input_shape(train_b)[0], n_outputs(model, train_b))
+        return orig["fit"](stand_in, train_b, test, **stand_in_kw(kw, train_b))
 
     def accuracy_range_test(model, train_batches, test_batches, *, start_lr=0.0, end_lr=3.0,
                             num_iter=100, n_evals=10, **kw):
@@ -406,8 +464,23 @@ def install(cfg: dict) -> None:
         tr._plan_dataset = va._plan_dataset = getattr(batches, "_plan_dataset", None)
         return tr, va
 
-    from . import autotune
+    def model_free_hooks(fn):
+        """``fn``'s fit hooks read the step's loss and LR, or score the model it built after an
+        epoch (on a repeat: that model untrained), nothing else of it: a repeat of its
+        configuration may train the stand-in under them (module docstring, "Repeats")."""
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            _STATE["free_hooks"] += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _STATE["free_hooks"] -= 1
+        return wrapped
 
+    from . import autotune, clr_study
+
+    lr_finder.range_test = model_free_hooks(lr_finder.range_test)
+    clr_study.train_eval = model_free_hooks(clr_study.train_eval)
     orig_split = autotune.split
     data.load, data.subset, data.Batches = load, subset, Batches
     train.fit = lr_finder.fit = fit
@@ -727,8 +800,10 @@ def report(r: DryRun) -> str:
     """The dry run's plan as text: what was checked, the runs, the estimate and its assumptions."""
     from . import profiles, runner
 
+    repeats = sum(bool(l.get("repeat")) for l in r.lines)
     out = [f"dry run of {r.chapter} at profile {r.profile}: every cell ran on the CPU in {r.seconds:.0f} s "
-           f"({PLAIN_STEPS} steps per run, {HOOK_STEPS} per sweep; tiny data)"]
+           f"({PLAIN_STEPS} steps per run, {HOOK_STEPS} per sweep; tiny data; the real model once per "
+           f"configuration: {repeats} of {r.runs} runs repeat one and train the stand-in only)"]
     changed = DRY_OVERRIDES.get(r.chapter, {})
     if changed:
         out.append("  not run in the dry run: " + "; ".join(f"{k}={profiles.CHAPTERS[r.chapter][r.profile].get(k)!r} -> {v!r} ({DRY_OVERRIDE_WHY.get(k, '')})"

@@ -1,6 +1,7 @@
 """The dry run (issue 21): every chapter's gpu profile runs on the CPU, two steps per run at a
 tiny size, and prints its planned runs with a finite GPU-time estimate; a broken gpu-profile
 setting makes it fail with one line."""
+import json
 import math
 import re
 import subprocess
@@ -100,3 +101,70 @@ def test_gpu_seconds_grows_with_flops_and_steps():
     flops = 50000 * 3 * 2.5e8 + 10000 * 2.5e8
     assert one == pytest.approx(flops / dryrun.DEVICE["flops"] + 391 * 112 * dryrun.DEVICE["step_s"]
                                 + 10 * 112 * dryrun.DEVICE["eval_s"])
+
+
+REPEATS = r'''
+import json, sys, torch
+from sclib import clr_study, data, dryrun, lr_finder, models, optim, train
+plan = sys.argv[1]
+dryrun.install(dict(chapter="t", plan=plan, synthetic={}))
+g = torch.Generator().manual_seed(0)
+x, y = torch.rand(64, 1, 8, 8, generator=g), torch.arange(64) % 4
+tb = data.Batches(x, y, 8, shuffle=True)
+out = {}
+
+def run(name, **kw):
+    torch.manual_seed(0)
+    net = models.create("simple", 4, 1)
+    before = [p.detach().clone() for p in net.parameters()]
+    h = train.fit(net, tb, None, **dict(dict(epochs=3, lr=0.05), **kw))
+    out[name] = dict(trained=any(not torch.equal(a, b) for a, b in zip(before, net.parameters())),
+                     steps=len(h.lr), epochs=len(h.epoch), lr=h.lr)
+
+run("plain")
+run("plain again", lr=0.01, schedule="onecycle", epochs=4)   # LR, schedule, epochs: a repeat
+run("adam", optimizer="adam")                                # another optimizer: the real model
+for name in ("sgdw", "adamw", "sgdw again"):                 # built optimizers: keyed by name
+    run(name, optimizer=optim.make(name.split()[0]), weight_decay=1e-4)
+seen = []
+for name in ("hook", "hook again"):                          # a hook of the caller's: never a repeat
+    run(name, on_epoch=lambda h: seen.append(len(h.epoch)) and False)
+for _ in range(2):
+    torch.manual_seed(0)
+    lr_finder.range_test(models.create("simple", 4, 1), tb, num_iter=20)
+clr_study.load = lambda *a, **k: (tb, tb)                   # scored after epoch 1 by its hook
+out["scored"] = [clr_study.train_eval(dataset="-", model="simple", n_train=None, n_test=None, batch_size=8,
+                                      epochs=3, lr=0.05, eval_at=(1,)).acc for _ in range(2)]
+lines = [json.loads(l) for l in open(plan)]
+out["repeat"] = [l["repeat"] for l in lines if l["kind"] != "installed"]
+out["kinds"] = [l["kind"] for l in lines if l["kind"] != "installed"]
+out["models"] = sorted({l["model"] for l in lines if l["kind"] != "installed"})
+out["seen"] = seen
+print(json.dumps(out))
+'''
+
+
+def test_a_repeated_configuration_trains_the_stand_in_only(tmp_path):
+    """The real model trains once per configuration; a repeat (another LR, schedule, epochs) trains
+    only the stand-in, with the History's shape intact; another optimizer, or a hook that is not
+    known to leave the model alone, gets the real model; the plan still names the real model."""
+    script = tmp_path / "repeats.py"
+    script.write_text(REPEATS)
+    r = subprocess.run([sys.executable, str(script), str(tmp_path / "plan.jsonl")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["kinds"] == ["run", "run", "run", "run", "run", "run", "watched", "watched", "sweep", "sweep",
+                            "watched", "watched"]
+    assert out["repeat"] == [False, True, False, False, False, True, False, False, False, True, False, True]
+    assert out["plain"]["trained"] and not out["plain again"]["trained"]
+    assert out["adam"]["trained"] and out["hook"]["trained"] and out["hook again"]["trained"]
+    assert out["sgdw"]["trained"] and out["adamw"]["trained"] and not out["sgdw again"]["trained"]
+    # clr_study's hook scores the model it built after epoch 1 and 3, on a repeat too
+    assert [sorted(a) for a in out["scored"]] == [["1", "3"], ["1", "3"]]
+    # the History has the shape the page expects: every epoch and every step of the asked-for run
+    assert (out["plain again"]["epochs"], out["plain again"]["steps"]) == (4, 4 * 8)
+    assert (out["plain"]["epochs"], out["plain"]["steps"]) == (3, 3 * 8)
+    assert 0.009 < max(out["plain again"]["lr"]) <= 0.01  # its own one-cycle schedule, not the first run's LR
+    assert out["seen"] == [1, 2, 3, 1, 2, 3]
+    assert out["models"] == ["simple"]

@@ -35,6 +35,7 @@ def _copy(dst: Path, plant: bool) -> Path:
 
 def _nbval(repo: Path, first_failure: bool = False) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(repo))  # the copy's sclib, not this checkout's
+    env.pop("SCLIB_DURATIONS", None)  # the copy's run is not one of this suite's units
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            *(["-x"] if first_failure else []), f"notebooks/{NOTEBOOK}.ipynb"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=900)
