@@ -354,20 +354,21 @@ def install(cfg: dict) -> None:
             _record(dict(line, dry_s=round(time.perf_counter() - t0, 2),
                          dry_cpu_s=round(time.process_time() - c0, 2), repeat=repeat))
 
-    def stand_in_kw(kw, train_b):
-        out = dict(kw, progress=False)
+    def fit_stand_in(model, train_b, test, kw):
+        """The same fit() call on a one-layer stand-in (and a stand-in teacher): the History's shape."""
+        torch.manual_seed(0)
+        c = input_shape(train_b)[0]
+        shape_kw = dict(kw, progress=False)
         if kw.get("teacher") is not None:
-            out["teacher"] = StandIn(input_shape(train_b)[0], n_outputs(kw["teacher"], train_b))
-        return out
+            shape_kw["teacher"] = StandIn(c, n_outputs(kw["teacher"], train_b))
+        return orig["fit"](StandIn(c, n_outputs(model, train_b)), train_b, test, **shape_kw)
 
     def _fit_small(model, train_b, test, hooks, keep, kw, repeat=False):
         if hooks:
             if kw.get("max_steps") is not None and not keep:
                 kw["max_steps"] = min(kw["max_steps"], HOOK_STEPS)
             if repeat:  # hooks that read only the loss and LR, or score the model they built
-                torch.manual_seed(0)
-                stand_in = StandIn(input_shape(train_b)[0], n_outputs(model, train_b))
-                return orig["fit"](stand_in, train_b, test, **stand_in_kw(kw, train_b))
+                return fit_stand_in(model, train_b, test, kw)
             return orig["fit"](model, train_b, test, **kw)
         bsched = kw.get("batch_schedule")
         if bsched and isinstance(train_b, orig["Batches"]):  # room for the grown batch in the tiny data
@@ -380,9 +381,7 @@ def install(cfg: dict) -> None:
         if not repeat:  # the real model's code paths, once per configuration
             steps = kw.get("max_steps")
             orig["fit"](model, train_b, test, **dict(kw, max_steps=min(steps or PLAIN_STEPS, PLAIN_STEPS)))
-        torch.manual_seed(0)
-        stand_in = StandIn(input_shape(train_b)[0], n_outputs(model, train_b))
-        return orig["fit"](stand_in, train_b, test, **stand_in_kw(kw, train_b))
+        return fit_stand_in(model, train_b, test, kw)
 
     def accuracy_range_test(model, train_batches, test_batches, *, start_lr=0.0, end_lr=3.0,
                             num_iter=100, n_evals=10, **kw):
