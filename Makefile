@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell $(PY) -c 'from sclib.executors import cores; print(min(4, cores()))')
 XDIST   = $(if $(filter 1,$(JOBS)),,-n $(JOBS))
 
-.PHONY: book book-check browser test test-portable bench stale nbval-refresh clean gpu gpu-plan times
+.PHONY: book book-check browser test test-portable bench stale nbval-refresh clean gpu gpu-plan gpu-pack times
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ gpu:
 ## Dry-run every chapter's gpu profile on the CPU and write its GPU-time estimate to sclib/gpu_plan.json.
 gpu-plan: $(STAMP)
 	$(PY) -m sclib gpu --dry-run --budget $(BUDGET)
+
+## A lease of the device tool's GPU (sclib/lease.py): .lease/ (data, wheels) for the chapters that fit
+## LEASE minutes, and the run call to make (then: python -m sclib lease unpack FILES_AT).
+LEASE    ?= 8
+gpu-pack: $(STAMP)
+	$(PY) -m sclib lease pack --budget $(LEASE)
 
 ## The README's wall-time and GPU-plan tables, rewritten from the pages' records (needs the full git history).
 times: $(STAMP)

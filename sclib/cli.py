@@ -8,6 +8,7 @@
     python -m sclib restyle [NOTEBOOK...] [--migrate]   # copy prose and tags into executed pages, no rerun
     python -m sclib run NOTEBOOK --profile gpu --dry-run   # every code path on the CPU, tiny; the GPU plan
     python -m sclib gpu --budget MINUTES [--data DIR]    # the gpu profile, in priority order (sclib/gpu.py)
+    python -m sclib lease pack|rehearse|unpack   # a run on a lent GPU machine (sclib/lease.py)
     python -m sclib times [--write]   # the README's wall-time and GPU-plan tables, from the pages' records
 
 Bad input exits with status 2 and one line naming the parameter; nothing is left in book/.
@@ -65,9 +66,10 @@ def _parser():
     y.add_argument("--migrate", action="store_true",
                    help="only rewrite old-style recorded hashes of fresh pages (source: every cell; "
                         "profile: the table's syntax) to the current rules; idempotent")
-    from . import gpu, walltimes
+    from . import gpu, lease, walltimes
 
     gpu.add_parser(sub)
+    lease.add_parser(sub)
     walltimes.add_parser(sub)
     return p
 
@@ -108,6 +110,10 @@ def main(argv=None) -> int:
             from . import gpu
 
             return gpu.main(args)
+        if args.cmd == "lease":
+            from . import lease
+
+            return lease.main(args)
         if args.cmd == "times":
             from . import walltimes
 

@@ -9,11 +9,13 @@ within a time budget (``make gpu BUDGET=MINUTES``).
    ``OUT_DIR/NAME-gpu.ipynb`` (default ``runs/``; ``--into-book``: ``book/NAME.ipynb``), in a
    child process that is stopped (with every process it started) when the budget runs out.
 3. A chapter is started when its estimated GPU time (``sclib/gpu_plan.json``, written by
-   ``python -m sclib gpu --dry-run`` from the dry runs' counted FLOPs) fits the time left. The
-   first chapter of a call is started even when it does not fit: it banks finished runs.
-   Finished runs stay in the run store (``--store DIR`` sets ``SCLIB_RUNS``); a run that was
-   stopped resumes from its last epoch, so the next call goes on where this one stopped. A
-   chapter whose page is already there with the current code and parameters is not rerun.
+   ``python -m sclib gpu --dry-run`` from the dry runs' counted FLOPs) fits the time left; one
+   that does not is skipped, so that a short lease finishes the pages that fit. With ``--bank``
+   the first chapter of a call is started even when it does not fit, to bank its finished runs
+   (worth it where the run store outlives the call). Finished runs stay in the run store
+   (``--store DIR`` sets ``SCLIB_RUNS``); a run that was stopped resumes from its last epoch, so
+   the next call with that store goes on where this one stopped. A chapter whose page is already
+   there with the current code and parameters is not rerun.
 4. Data: ``--data DIR`` (default ``data/`` when it exists) may hold ``cifar10-jpeg.tar.gz``,
    ``fashion-mnist/`` (the four idx files), ``oxflower17/``, ``tiny-imagenet-200/`` and
    ``quickdraw/`` (``<word>.ndjson`` files) or ``quickdraw*.tar.gz``; CIFAR-10, Fashion-MNIST and
@@ -29,13 +31,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import dryrun, profiles, runner
+from . import dryrun, procs, profiles, runner
 from .errors import ConfigError
 
 PRIORITY = ("resnet_superconvergence", "kth_verification", "clr_sgdr")
@@ -179,23 +180,24 @@ def estimate(name: str, params: dict, plan: dict) -> tuple:
     return s, note
 
 
-def decide(est_s, remaining_s: float, first: bool) -> str:
+def decide(est_s, remaining_s: float, first: bool, bank: bool = False) -> str:
     """``run``: it fits (or has no estimate); ``bank``: it does not fit but is the first of the
-    call (its finished runs are kept); ``skip``: it does not fit; ``stop``: too little left."""
+    call and ``bank`` is asked for (its finished runs are kept); ``skip``: it does not fit;
+    ``stop``: too little left."""
     if remaining_s < MIN_START_S:
         return "stop"
     if est_s is None or est_s <= remaining_s:
         return "run"
-    return "bank" if first else "skip"
+    return "bank" if first and bank else "skip"
 
 
-def schedule(names, estimates: dict, budget_s: float) -> list:
+def schedule(names, estimates: dict, budget_s: float, bank: bool = False) -> list:
     """[(name, action, seconds it is given)] if every chapter took its estimate: the plan
     ``sclib gpu`` follows (it re-decides with the real clock after each chapter)."""
     left, out, first = budget_s - MARGIN_S, [], True
     for n in names:
         est = estimates.get(n)
-        a = decide(est, left, first)
+        a = decide(est, left, first, bank)
         if a == "stop":
             out.append((n, "stop", 0.0))
             continue
@@ -217,38 +219,6 @@ def page_done(out: Path, name: str, params: dict) -> bool:
     except (OSError, json.JSONDecodeError, KeyError):
         return False
     return meta.get("fingerprint") == runner.fingerprint(name, "gpu") and meta.get("parameters", {}) == params
-
-
-def _descendants(pid: int) -> list:
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parts = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(parts[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a child and every process it started (papermill, its kernel, torchrun workers)."""
-    pids = [proc.pid] + _descendants(proc.pid)
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        for p in pids:
-            try:
-                os.kill(p, sig)
-            except ProcessLookupError:
-                pass
-        t0 = time.time()
-        while time.time() - t0 < wait and proc.poll() is None:
-            time.sleep(0.2)
-        if proc.poll() is not None and not any(Path(f"/proc/{p}").exists() for p in pids[1:]):
-            break
 
 
 def _child(spec_file: str) -> int:
@@ -279,12 +249,24 @@ def run_chapter(name: str, params: dict, out: Path, timeout_s: float, env: dict)
         try:
             rc = proc.wait(timeout=max(1.0, timeout_s))
         except subprocess.TimeoutExpired:
-            _stop(proc)
+            procs.stop(proc)
             return "stopped", time.time() - t0
         except BaseException:  # Ctrl-C: the child is in its own session and would run on
-            _stop(proc)
+            procs.stop(proc)
             raise
         return ("done" if rc == 0 else "failed"), time.time() - t0
+
+
+def append_log(path: Path, entries) -> list:
+    """Append ``entries`` to the JSON list in ``path`` (``gpu-log.json``; a missing or unreadable
+    file starts a new list), leaving out those already there; returns the new list."""
+    try:
+        past = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        past = []
+    log = past + [e for e in json.loads(json.dumps(list(entries), default=str)) if e not in past]
+    Path(path).write_text(json.dumps(log, indent=1) + "\n")
+    return log
 
 
 def _fmt_s(s) -> str:
@@ -332,6 +314,9 @@ def add_parser(sub) -> None:
     g.add_argument("--into-book", action="store_true", help="write each finished page to book/NAME.ipynb")
     g.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="these chapters only (still in priority order)")
     g.add_argument("--force", action="store_true", help="rerun chapters whose page is already there")
+    g.add_argument("--bank", action="store_true",
+                   help="start the first chapter even when its estimate does not fit, to keep its finished runs "
+                        "(default: skip it, so that the chapters that fit finish their pages)")
     g.add_argument("--dry-run", action="store_true",
                    help="dry-run the chapters on the CPU, write their estimates to sclib/gpu_plan.json "
                         "and print what --budget would run")
@@ -376,7 +361,8 @@ def main(args) -> int:
         if args.budget is not None:
             runnable = [r["name"] for r in rows if not r["why"]]
             print(f"with --budget {args.budget:g} (if every chapter took its estimate):")
-            for n, a, s in schedule(runnable, {r["name"]: r["estimate_s"] for r in rows}, 60 * args.budget):
+            for n, a, s in schedule(runnable, {r["name"]: r["estimate_s"] for r in rows}, 60 * args.budget,
+                                    args.bank):
                 print(f"  {n:<24} {a:<5} {_fmt_s(s) if a in ('run', 'bank') else ''}")
         for e in errors:  # again at the end, where they are seen
             print(f"sclib: error: {e}", file=sys.stderr)
@@ -401,7 +387,7 @@ def main(args) -> int:
             entry["status"] = "already done"
         else:
             left = deadline - time.time()
-            a = decide(r["estimate_s"], left, first)
+            a = decide(r["estimate_s"], left, first, args.bank)
             if a == "stop":
                 entry["status"] = f"not started: {left:.0f} s left"
             elif a == "skip":
@@ -418,11 +404,7 @@ def main(args) -> int:
     log["seconds"] = round(time.time() - t0, 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "gpu-log.json"
-    try:
-        past = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        past = []
-    path.write_text(json.dumps(past + [log], indent=1, default=str) + "\n")
+    append_log(path, [log])
     done = [c["name"] for c in log["chapters"] if c.get("status") == "done"]
     print(f"sclib gpu: {len(done)} page(s) written in {log['seconds'] / 60:.1f} min"
           + (f": {', '.join(done)}" if done else "") + f"; log: {path}", flush=True)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from sclib import gpu, profiles, runner
+from sclib import gpu, procs, profiles, runner
 
 
 def cli(*args):
@@ -45,15 +45,16 @@ def test_order_is_the_issue_priority_then_the_book():
 M = 60.0
 
 
-@pytest.mark.parametrize("est, left, first, want", [
-    (10 * M, 20 * M, False, "run"),      # fits
-    (30 * M, 20 * M, True, "bank"),      # the call's first chapter: started anyway, runs kept
-    (30 * M, 20 * M, False, "skip"),     # does not fit, another chapter already ran
-    (None, 20 * M, False, "run"),        # no estimate: tried
-    (1 * M, 30.0, True, "stop"),         # under a minute left: nothing starts
+@pytest.mark.parametrize("est, left, first, bank, want", [
+    (10 * M, 20 * M, False, False, "run"),   # fits
+    (30 * M, 20 * M, True, True, "bank"),    # --bank: the call's first chapter starts anyway, runs kept
+    (30 * M, 20 * M, True, False, "skip"),   # by default it does not: the chapters that fit get the time
+    (30 * M, 20 * M, False, True, "skip"),   # does not fit, another chapter already ran
+    (None, 20 * M, False, False, "run"),     # no estimate: tried
+    (1 * M, 30.0, True, True, "stop"),       # under a minute left: nothing starts
 ])
-def test_decide(est, left, first, want):
-    assert gpu.decide(est, left, first) == want
+def test_decide(est, left, first, bank, want):
+    assert gpu.decide(est, left, first, bank) == want
 
 
 def test_schedule_within_a_15_minute_lease():
@@ -62,8 +63,11 @@ def test_schedule_within_a_15_minute_lease():
     plan = gpu.schedule(list(est), est, 15 * M)
     assert [(n, a) for n, a, _ in plan] == [("resnet_superconvergence", "run"), ("kth_verification", "skip"),
                                            ("clr_sgdr", "run"), ("lr_onecycle", "skip")]  # 90 s left
-    # a budget below the first chapter: it is banked, nothing after it starts
+    # a budget below the first chapter: skipped, and the chapters that fit run
     plan = gpu.schedule(list(est), est, 8 * M)
+    assert [a for _, a, _ in plan] == ["skip", "skip", "run", "run"]
+    # with --bank it is started anyway (its runs are kept), and nothing after it starts
+    plan = gpu.schedule(list(est), est, 8 * M, bank=True)
     assert [a for _, a, _ in plan] == ["bank", "stop", "stop", "stop"]
     assert plan[0][2] == pytest.approx(8 * M - gpu.MARGIN_S)
 
@@ -127,7 +131,7 @@ def test_stop_ends_the_child_and_everything_it_started(tmp_path):
         time.sleep(0.1)
     grandchild = int(pidfile.read_text())
     t0 = time.time()
-    gpu._stop(proc)
+    procs.stop(proc)
     assert proc.poll() is not None and time.time() - t0 < 20
     for _ in range(50):
         if not Path(f"/proc/{grandchild}").exists() or "Z" in Path(f"/proc/{grandchild}/stat").read_text().split(")")[1][:3]:
