@@ -357,10 +357,10 @@ def install(wheel_dir: Path, site: str, python: str = sys.executable) -> dict:
 
 
 def pack_results(runs_dir: Path, out: Path, console: Path | None = None, note: dict | None = None,
-                 part_size: int = PART_SIZE, max_files: int = OUT_FILES) -> list:
+                 part_size: int = PART_SIZE, max_files: int = OUT_FILES, max_total: int = OUT_TOTAL) -> list:
     """Into ``out``: the pages, ``gpu-log.json`` and the console log as ``gpu-runs.tar.gz.NN``
     parts of at most ``part_size`` bytes, and ``gpu-results.json`` (``note`` with the parts, or
-    why some did not fit in ``max_files``). Returns the files written."""
+    why they do not fit in ``max_files`` files and ``max_total`` bytes). Returns the files written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     note = dict(note or {}, parts=[])
@@ -377,9 +377,9 @@ def pack_results(runs_dir: Path, out: Path, console: Path | None = None, note: d
         n = tb.stat().st_size
         parts = -(-n // part_size)
         note["bytes"] = n
-        if parts > max_files - 1:  # gpu-results.json is one of the files
+        if parts > max_files - 1 or n > max_total - 4096:  # gpu-results.json is one of the files
             note["error"] = (f"results: {mib(n)} in {parts} parts of {mib(part_size)}; only "
-                             f"{max_files - 1} can come back")
+                             f"{max_files - 1} files and {mib(max_total)} in all can come back")
         else:
             with open(tb, "rb") as f:
                 for i in range(parts):

@@ -138,8 +138,10 @@ def test_results_too_large_to_come_back_are_said_not_half_sent(tmp_path):
     files = lease.pack_results(runs, out, console, part_size=32 * 1024, max_files=4)
     assert [f.name for f in files] == ["gpu-results.json"]
     note = json.loads((out / "gpu-results.json").read_text())
-    assert note["parts"] == [] and "only 3 can come back" in note["error"]
+    assert note["parts"] == [] and "only 3 files" in note["error"]
     assert lease.unpack(out, tmp_path / "here")["pages"] == []
+    files = lease.pack_results(runs, out, console, part_size=32 * 1024, max_total=64 * 1024)  # few files, too many bytes
+    assert [f.name for f in files] == ["gpu-results.json"]
 
 
 def test_unpack_needs_the_results_note(tmp_path):
